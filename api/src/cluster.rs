@@ -1,0 +1,373 @@
+//! Clusters as the console registers and watches them, and the rules their
+//! fields must follow. The rules live here so the REST API, the server
+//! functions and the browser form all reject the same input the same way.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// Most labels one cluster may carry; a label set is for grouping, not storage.
+pub const MAX_LABELS: usize = 32;
+const MAX_NAME_LEN: usize = 63;
+const MAX_URL_LEN: usize = 2048;
+
+/// A request to register a cluster with the console.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct NewCluster {
+    /// Unique name: 1 to 63 characters of `a-z`, `0-9` and `-`, starting and
+    /// ending with a letter or digit.
+    pub name: String,
+    /// Base URL of the cluster's coordinator, such as `http://10.0.0.5:19999`.
+    pub coordinator_url: String,
+    /// Free-form `key: value` labels used to group and select clusters.
+    #[serde(default)]
+    pub labels: BTreeMap<String, String>,
+}
+
+/// A registered cluster.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Cluster {
+    pub name: String,
+    pub coordinator_url: String,
+    pub labels: BTreeMap<String, String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// Whether the console can reach a cluster's coordinator.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum Reachability {
+    /// Registered but not polled yet.
+    Unknown,
+    /// The coordinator answered the last poll.
+    Up,
+    /// The last poll failed.
+    Unreachable,
+}
+
+impl Reachability {
+    pub fn label(self) -> &'static str {
+        match self {
+            Reachability::Unknown => "unknown",
+            Reachability::Up => "up",
+            Reachability::Unreachable => "unreachable",
+        }
+    }
+}
+
+/// What the console's poller last learned about a cluster.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ClusterStatus {
+    pub state: Reachability,
+    /// When the cluster entered `state`.
+    pub since: Option<DateTime<Utc>>,
+    /// When the poller last tried the cluster.
+    pub checked_at: Option<DateTime<Utc>>,
+    /// Version the coordinator reported, from the last successful poll.
+    pub version: Option<String>,
+    /// Cluster id the coordinator reported, from the last successful poll.
+    pub cluster_id: Option<String>,
+    /// Why the last poll failed.
+    pub last_error: Option<String>,
+}
+
+impl Default for ClusterStatus {
+    fn default() -> Self {
+        Self {
+            state: Reachability::Unknown,
+            since: None,
+            checked_at: None,
+            version: None,
+            cluster_id: None,
+            last_error: None,
+        }
+    }
+}
+
+/// A cluster together with its live status: one row of the fleet.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ClusterView {
+    pub cluster: Cluster,
+    pub status: ClusterStatus,
+}
+
+/// Input that broke a rule: which field, and what is expected of it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+#[error("{field}: {message}")]
+pub struct FieldError {
+    pub field: String,
+    pub message: String,
+}
+
+impl FieldError {
+    pub fn new(field: &str, message: impl Into<String>) -> Self {
+        Self {
+            field: field.to_string(),
+            message: message.into(),
+        }
+    }
+}
+
+impl NewCluster {
+    /// Checks every field and returns the cluster in canonical form (URL
+    /// without a trailing slash), or the first field that breaks a rule.
+    pub fn validate(self) -> Result<NewCluster, FieldError> {
+        validate_name(&self.name)?;
+        let coordinator_url = normalize_url(&self.coordinator_url)?;
+        validate_labels(&self.labels)?;
+        Ok(NewCluster {
+            coordinator_url,
+            ..self
+        })
+    }
+}
+
+/// Checks a cluster name against the DNS-label rule clusters are named by.
+pub fn validate_name(name: &str) -> Result<(), FieldError> {
+    let expected = "expected 1 to 63 characters of a-z, 0-9 and '-', starting and ending with a letter or digit";
+    let ok = !name.is_empty()
+        && name.len() <= MAX_NAME_LEN
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !name.starts_with('-')
+        && !name.ends_with('-');
+    if ok {
+        Ok(())
+    } else if name.is_empty() {
+        Err(FieldError::new(
+            "name",
+            format!("name is empty: {expected}"),
+        ))
+    } else {
+        Err(FieldError::new(
+            "name",
+            format!("{} is not a valid cluster name: {expected}", quote(name)),
+        ))
+    }
+}
+
+/// Parses a coordinator URL and returns it without a trailing slash.
+pub fn normalize_url(raw: &str) -> Result<String, FieldError> {
+    let expected = "expected an http:// or https:// URL with a host, such as http://10.0.0.5:19999";
+    let raw = raw.trim();
+    if raw.is_empty() {
+        return Err(FieldError::new(
+            "coordinator_url",
+            format!("coordinator URL is empty: {expected}"),
+        ));
+    }
+    let bad = |why: &str| {
+        FieldError::new(
+            "coordinator_url",
+            format!("{} {why}: {expected}", quote(raw)),
+        )
+    };
+    if raw.len() > MAX_URL_LEN {
+        return Err(bad("is too long"));
+    }
+    let url = url::Url::parse(raw).map_err(|e| bad(&format!("is not a URL ({e})")))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(bad(&format!("has scheme {:?}", url.scheme())));
+    }
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err(bad("has no host"));
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(bad("carries credentials; register an access token instead"));
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(bad("has a query or fragment"));
+    }
+    Ok(url.as_str().trim_end_matches('/').to_string())
+}
+
+/// Checks label keys and values: keys 1 to 63 characters of letters, digits,
+/// `.`, `_`, `-` and `/`; values at most 63 printable characters.
+pub fn validate_labels(labels: &BTreeMap<String, String>) -> Result<(), FieldError> {
+    if labels.len() > MAX_LABELS {
+        return Err(FieldError::new(
+            "labels",
+            format!(
+                "{} labels given: expected at most {MAX_LABELS}",
+                labels.len()
+            ),
+        ));
+    }
+    for (key, value) in labels {
+        let key_ok = !key.is_empty()
+            && key.len() <= MAX_NAME_LEN
+            && key
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '/'));
+        if !key_ok {
+            return Err(FieldError::new(
+                "labels",
+                format!(
+                    "label key {} is invalid: expected 1 to 63 characters of letters, digits, '.', '_', '-' and '/'",
+                    quote(key)
+                ),
+            ));
+        }
+        if value.len() > MAX_NAME_LEN || value.chars().any(char::is_control) {
+            return Err(FieldError::new(
+                "labels",
+                format!(
+                    "value of label {} is invalid: expected at most 63 printable characters",
+                    quote(key)
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Parses labels as people type them in a form: `region=eu, team=ml`.
+pub fn parse_labels(text: &str) -> Result<BTreeMap<String, String>, FieldError> {
+    let mut labels = BTreeMap::new();
+    for item in text.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+        let Some((key, value)) = item.split_once('=') else {
+            return Err(FieldError::new(
+                "labels",
+                format!(
+                    "{} has no '=': expected key=value pairs separated by commas, such as region=eu, team=ml",
+                    quote(item)
+                ),
+            ));
+        };
+        let key = key.trim().to_string();
+        if labels
+            .insert(key.clone(), value.trim().to_string())
+            .is_some()
+        {
+            return Err(FieldError::new(
+                "labels",
+                format!(
+                    "label {} is given twice: expected each key once",
+                    quote(&key)
+                ),
+            ));
+        }
+    }
+    validate_labels(&labels)?;
+    Ok(labels)
+}
+
+/// Formats labels the way `parse_labels` reads them.
+pub fn format_labels(labels: &BTreeMap<String, String>) -> String {
+    labels
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Echoes input quoted and escaped, and short: a 2 MiB name must not become
+/// a 2 MiB error, nor control characters reach a terminal.
+fn quote(s: &str) -> String {
+    const MAX: usize = 80;
+    let escaped = format!("{s:?}");
+    if escaped.chars().count() <= MAX {
+        escaped
+    } else {
+        let head: String = escaped.chars().take(MAX).collect();
+        format!("{head}…")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn cluster(name: &str, url: &str) -> NewCluster {
+        NewCluster {
+            name: name.into(),
+            coordinator_url: url.into(),
+            labels: BTreeMap::new(),
+        }
+    }
+
+    #[test]
+    fn accepts_and_normalizes_a_good_cluster() {
+        let c = cluster("eu-west-1", "http://10.0.0.5:19999/")
+            .validate()
+            .unwrap();
+        assert_eq!(c.coordinator_url, "http://10.0.0.5:19999");
+    }
+
+    #[test]
+    fn rejects_bad_names_with_the_rule() {
+        for name in ["", "-a", "a-", "Upper", "a_b", "a b", &"x".repeat(64)] {
+            let err = cluster(name, "http://h:1").validate().unwrap_err();
+            assert_eq!(err.field, "name");
+            assert!(err.message.contains("expected"), "{err}");
+        }
+    }
+
+    #[test]
+    fn rejects_bad_urls_with_the_reason() {
+        for (url, why) in [
+            ("", "empty"),
+            ("not a url", "not a URL"),
+            ("ftp://h:1", "scheme"),
+            ("http://user:pw@h:1", "credentials"),
+            ("http://h:1/?q=1", "query"),
+        ] {
+            let err = cluster("a", url).validate().unwrap_err();
+            assert_eq!(err.field, "coordinator_url");
+            assert!(err.message.contains(why), "{url}: {err}");
+            assert!(err.message.contains("expected"), "{err}");
+        }
+    }
+
+    #[test]
+    fn parses_labels_as_typed() {
+        let labels = parse_labels(" region=eu , team = ml,").unwrap();
+        assert_eq!(format_labels(&labels), "region=eu, team=ml");
+        assert!(parse_labels("region").unwrap_err().message.contains("'='"));
+        assert!(
+            parse_labels("a=1,a=2")
+                .unwrap_err()
+                .message
+                .contains("twice")
+        );
+        assert!(parse_labels("bad key=1").is_err());
+    }
+
+    #[test]
+    fn new_cluster_refuses_unknown_fields() {
+        let err = serde_json::from_str::<NewCluster>(
+            r#"{"name":"a","coordinator_url":"http://h:1","colour":"red"}"#,
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("colour"));
+    }
+
+    proptest! {
+        #[test]
+        fn validation_never_panics_and_echoes_little(name in ".{0,300}", url in ".{0,300}") {
+            if let Err(e) = cluster(&name, &url).validate() {
+                prop_assert!(e.message.len() < 400);
+            }
+        }
+
+        #[test]
+        fn valid_names_are_accepted(name in "[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?") {
+            prop_assert!(validate_name(&name).is_ok());
+        }
+
+        #[test]
+        fn labels_round_trip(labels in proptest::collection::btree_map("[a-z][a-z0-9._/-]{0,20}", "[a-z0-9]{0,20}", 0..8)) {
+            prop_assert_eq!(parse_labels(&format_labels(&labels)).unwrap(), labels);
+        }
+    }
+}

@@ -1,0 +1,20 @@
+//! What a cluster's coordinator says about itself.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// The answer of a coordinator's `GET /api/v1/info`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ClusterInfo {
+    /// The cluster's name (`ringside.cluster.name`).
+    pub name: String,
+    /// A UUID made when the cluster's metastore was first created; it stays
+    /// the same across restarts, so the console can tell a cluster that moved
+    /// from a different cluster at the same address.
+    pub id: String,
+    /// The coordinator's version.
+    pub version: String,
+    /// When this coordinator process started.
+    pub started_at: DateTime<Utc>,
+}

@@ -1,0 +1,17 @@
+//! Wire types of Ringside's HTTP APIs, shared by the coordinator, the
+//! console, the CLI and the console's browser code, so every side of a call
+//! agrees on one definition. Everything here is plain data plus the pure
+//! validation rules for user input; no I/O, so it also compiles to WASM.
+
+pub mod cluster;
+pub mod coordinator;
+pub mod error;
+#[cfg(feature = "axum")]
+pub mod http;
+
+pub use cluster::{Cluster, ClusterStatus, ClusterView, FieldError, NewCluster, Reachability};
+pub use coordinator::ClusterInfo;
+pub use error::{ErrorBody, ErrorDetail};
+
+/// Prefix of every versioned HTTP API route.
+pub const API_PREFIX: &str = "/api/v1";

@@ -1,0 +1,69 @@
+//! The console's user interface: the Leptos components of every page and
+//! the server functions that feed them. Compiled twice: with `ssr` into the
+//! server, which renders the HTML, and with `hydrate` into the WASM bundle,
+//! which makes that HTML interactive.
+
+pub mod error;
+pub mod format;
+pub mod pages;
+pub mod server;
+
+use leptos::prelude::*;
+use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
+use leptos_router::{
+    SsrMode,
+    components::{A, Route, Router, Routes},
+    path,
+};
+
+use crate::pages::{cluster::ClusterPage, fleet::FleetPage, not_found::NotFound};
+
+/// The HTML document around the app, rendered on the server.
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    view! {
+        <!DOCTYPE html>
+        <html lang="en">
+            <head>
+                <meta charset="utf-8"/>
+                <meta name="viewport" content="width=device-width, initial-scale=1"/>
+                <link rel="icon" href="/favicon.svg" type="image/svg+xml"/>
+                <AutoReload options=options.clone()/>
+                <HydrationScripts options/>
+                <MetaTags/>
+            </head>
+            <body class="bg-slate-50 text-slate-900 antialiased">
+                <App/>
+            </body>
+        </html>
+    }
+}
+
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+    // Effects run only in the browser, so this flag tells tests (and people
+    // debugging) that the WASM bundle has taken over the page.
+    let hydrated = RwSignal::new(false);
+    Effect::new(move |_| hydrated.set(true));
+
+    view! {
+        <Stylesheet id="leptos" href="/pkg/ringside.css"/>
+        <Title formatter=|page: String| format!("{page} · Ringside")/>
+        <Router>
+            <div class="min-h-screen" data-hydrated=move || hydrated.get().then_some("true")>
+                <header class="border-b border-slate-200 bg-slate-900 text-white">
+                    <nav class="mx-auto flex max-w-7xl items-center gap-6 px-6 py-3">
+                        <A href="/" attr:class="text-lg font-semibold tracking-tight">"Ringside"</A>
+                        <A href="/" attr:class="text-sm text-slate-300 hover:text-white">"Fleet"</A>
+                    </nav>
+                </header>
+                <main class="mx-auto max-w-7xl px-6 py-6">
+                    <Routes fallback=NotFound>
+                        <Route path=path!("/") view=FleetPage/>
+                        <Route path=path!("/clusters/:name") view=ClusterPage ssr=SsrMode::Async/>
+                    </Routes>
+                </main>
+            </div>
+        </Router>
+    }
+}

@@ -1,0 +1,41 @@
+//! Server functions: the calls the pages make to the console. Each is a thin
+//! door onto the same `AppState` operation the REST API uses.
+
+use leptos::prelude::*;
+use ringside_api::ClusterView;
+
+use crate::error::UiError;
+
+#[cfg(feature = "ssr")]
+fn state() -> Result<ringside_console::AppState, UiError> {
+    use_context::<ringside_console::AppState>()
+        .ok_or_else(|| UiError::Server("console state is not available".into()))
+}
+
+#[server]
+pub async fn list_clusters() -> Result<Vec<ClusterView>, UiError> {
+    Ok(state()?.list_clusters().await?)
+}
+
+#[server]
+pub async fn get_cluster(name: String) -> Result<ClusterView, UiError> {
+    Ok(state()?.get_cluster(&name).await?)
+}
+
+#[server]
+pub async fn register_cluster(
+    name: String,
+    coordinator_url: String,
+    labels: String,
+) -> Result<ClusterView, UiError> {
+    let labels = ringside_api::cluster::parse_labels(&labels).map_err(|e| UiError::Field {
+        field: e.field,
+        message: e.message,
+    })?;
+    let new = ringside_api::NewCluster {
+        name: name.trim().to_string(),
+        coordinator_url,
+        labels,
+    };
+    Ok(state()?.register_cluster(new).await?)
+}

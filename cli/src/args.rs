@@ -1,0 +1,73 @@
+//! The command line, as the reference guide's commands are written.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "ringside",
+    version,
+    about = "Operate Ringside read-cache clusters"
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Args, Debug)]
+pub struct GlobalArgs {
+    /// Directory holding ringside-site.properties.
+    #[arg(long, global = true, env = "RINGSIDE_CONF_DIR")]
+    pub conf: Option<PathBuf>,
+    /// Override one property, e.g. --set ringside.coordinator.port=19998 (repeatable).
+    #[arg(long = "set", global = true, value_name = "KEY=VALUE")]
+    pub overrides: Vec<String>,
+    /// Coordinator to talk to; else ringside.coordinator.address.
+    #[arg(long, global = true, env = "RINGSIDE_COORDINATOR")]
+    pub coordinator: Option<String>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Start and manage Ringside processes.
+    #[command(subcommand)]
+    Process(ProcessCommand),
+    /// Show information about this build and the cluster.
+    #[command(subcommand)]
+    Info(InfoCommand),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ProcessCommand {
+    /// Start a daemon in the foreground; it stops on Ctrl-C or SIGTERM.
+    #[command(subcommand)]
+    Start(Daemon),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Daemon {
+    /// The control plane of one cluster.
+    Coordinator,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum InfoCommand {
+    /// Print the version of this build.
+    Version(FormatArg),
+}
+
+#[derive(Args, Debug)]
+pub struct FormatArg {
+    /// Output format.
+    #[arg(long, value_enum, ignore_case = true, default_value = "text")]
+    pub format: Format,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    Text,
+    Json,
+}

@@ -1,0 +1,22 @@
+//! `ringside process ...`: run daemons in the foreground.
+
+use anyhow::Context;
+use ringside_api::http::shutdown_signal;
+use ringside_cluster::coordinator::Coordinator;
+use ringside_config::SiteConfig;
+
+use crate::args::Daemon;
+
+pub async fn start(daemon: Daemon, site: SiteConfig) -> anyhow::Result<()> {
+    match daemon {
+        Daemon::Coordinator => {
+            let config = site.coordinator();
+            let coordinator = Coordinator::bind(&config)
+                .await
+                .context("cannot start the coordinator")?;
+            coordinator.serve(shutdown_signal()).await?;
+            tracing::info!("coordinator stopped");
+            Ok(())
+        }
+    }
+}

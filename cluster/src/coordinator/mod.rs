@@ -1,0 +1,84 @@
+//! The coordinator daemon: opens the metastore, then serves the cluster's
+//! HTTP API until asked to stop.
+
+mod api;
+
+use std::{future::Future, net::SocketAddr};
+
+use chrono::Utc;
+use ringside_api::ClusterInfo;
+use ringside_config::CoordinatorConfig;
+
+use crate::metastore::{Metastore, MetastoreError};
+
+pub use api::openapi;
+
+#[derive(Debug, thiserror::Error)]
+pub enum CoordinatorError {
+    #[error(transparent)]
+    Metastore(#[from] MetastoreError),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: String,
+        source: std::io::Error,
+    },
+    #[error("serving the coordinator API failed: {0}")]
+    Serve(std::io::Error),
+}
+
+/// What the coordinator's handlers share.
+#[derive(Clone, Debug)]
+pub struct CoordinatorState {
+    pub info: ClusterInfo,
+}
+
+/// A coordinator bound to its port, ready to serve.
+pub struct Coordinator {
+    listener: tokio::net::TcpListener,
+    state: CoordinatorState,
+}
+
+impl Coordinator {
+    /// Opens the metastore and binds the API port; a failure here stops the
+    /// daemon before it claims to be up.
+    pub async fn bind(config: &CoordinatorConfig) -> Result<Coordinator, CoordinatorError> {
+        let metastore = Metastore::open(&config.metastore_dir)?;
+        let addr = format!("{}:{}", config.bind_host, config.port);
+        let listener = tokio::net::TcpListener::bind(&addr)
+            .await
+            .map_err(|source| CoordinatorError::Bind { addr, source })?;
+        let info = ClusterInfo {
+            name: config.cluster_name.clone(),
+            id: metastore.identity().cluster_id.clone(),
+            version: crate::VERSION.to_string(),
+            started_at: Utc::now(),
+        };
+        Ok(Coordinator {
+            listener,
+            state: CoordinatorState { info },
+        })
+    }
+
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// Serves until `shutdown` resolves, then drains in-flight requests.
+    pub async fn serve(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<(), CoordinatorError> {
+        let addr = self.local_addr().map_err(CoordinatorError::Serve)?;
+        tracing::info!(
+            cluster = %self.state.info.name,
+            cluster_id = %self.state.info.id,
+            %addr,
+            version = crate::VERSION,
+            "coordinator listening"
+        );
+        axum::serve(self.listener, api::router(self.state))
+            .with_graceful_shutdown(shutdown)
+            .await
+            .map_err(CoordinatorError::Serve)
+    }
+}

@@ -1,0 +1,10 @@
+//! The cluster side of Ringside: the coordinator, the control plane of one
+//! cluster (its identity and metastore, and the HTTP API clients and the
+//! console call). Daemons are started from here by the `ringside` CLI; this
+//! crate holds their logic so binaries stay thin.
+
+pub mod coordinator;
+pub mod metastore;
+
+/// This build's version, reported by every daemon and the CLI.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");

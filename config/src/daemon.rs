@@ -1,0 +1,368 @@
+//! The settings each program needs, gathered from a [`SiteConfig`] into plain
+//! structs so a daemon receives exactly its part, already typed.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::schema::keys;
+use crate::site::SiteConfig;
+use crate::types::{EvictorType, MembershipType, SelectionPolicy};
+
+/// How files map to workers. Every party that hashes (coordinator, clients)
+/// must agree on all of it, or they look for files on different workers.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RingConfig {
+    /// The hash ring policy.
+    pub policy: SelectionPolicy,
+    /// Virtual nodes per worker for the CONSISTENT and CAPACITY policies.
+    pub virtual_nodes_per_worker: u32,
+    /// Lookup table size of the MAGLEV policy; always prime.
+    pub maglev_table_size: u64,
+    /// Probes per lookup of the MULTI_PROBE policy.
+    pub multi_probe_count: u32,
+    /// Whether the ring holds ONLINE workers only (dynamic mode) rather
+    /// than every registered worker (static mode).
+    pub dynamic_membership: bool,
+}
+
+/// Where the cached data originally lives.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UfsConfig {
+    /// Root of the under file system: an absolute path, `file:///path` or
+    /// `s3://bucket/prefix`.
+    pub root: String,
+    /// Endpoint of an S3-compatible store, or `None` for AWS itself.
+    pub s3_endpoint: Option<String>,
+    /// Region of the S3 bucket.
+    pub s3_region: String,
+}
+
+/// How a worker's page store is laid out and evicted.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PageStoreConfig {
+    /// Directory holding the cached pages.
+    pub dir: PathBuf,
+    /// Cache capacity in bytes.
+    pub size: u64,
+    /// Bytes kept on top of `size` for temporary writes and metadata.
+    pub reserved_size: u64,
+    /// Bytes per page.
+    pub page_size: u64,
+    /// Which pages go first when space runs out.
+    pub evictor: EvictorType,
+    /// Fraction of `size` in use at which eviction starts.
+    pub high_watermark: f64,
+    /// Fraction of `size` in use at which eviction stops; below `high_watermark`.
+    pub low_watermark: f64,
+}
+
+/// How the coordinator runs jobs.
+#[derive(Clone, Debug, PartialEq)]
+pub struct JobConfig {
+    /// Files per task handed to a worker.
+    pub batch_size: u32,
+    /// Tasks a worker runs at once.
+    pub max_tasks_per_worker: u32,
+    /// Fraction of failed files above which a job fails.
+    pub failure_ratio_threshold: f64,
+    /// How long finished jobs stay listed.
+    pub retention_time: Duration,
+}
+
+/// Everything the coordinator daemon needs.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CoordinatorConfig {
+    /// Name of the cluster.
+    pub cluster_name: String,
+    /// Host name or address that workers and clients use to reach it.
+    pub hostname: String,
+    /// Address to listen on.
+    pub bind_host: String,
+    /// Port of the HTTP API.
+    pub port: u16,
+    /// Directory of the persistent metastore (jobs, membership).
+    pub metastore_dir: PathBuf,
+    /// Where the member list is kept.
+    pub membership: MembershipType,
+    /// Worker list file; set whenever `membership` is STATIC.
+    pub static_membership_file: Option<PathBuf>,
+    /// etcd endpoints, used when `membership` is ETCD.
+    pub etcd_endpoints: Vec<String>,
+    /// Silence after which a worker is marked OFFLINE.
+    pub failure_detection_timeout: Duration,
+    /// In dynamic ring mode, time before an OFFLINE worker is removed.
+    pub offline_removal_timeout: Duration,
+    /// Hash ring settings, shared with clients.
+    pub ring: RingConfig,
+    /// The under file system jobs load from.
+    pub ufs: UfsConfig,
+    /// Job scheduling settings.
+    pub job: JobConfig,
+    /// License file, if any.
+    pub license_file: Option<PathBuf>,
+    /// Key licenses are verified with, or `None` for the built-in key.
+    pub license_public_key_file: Option<PathBuf>,
+}
+
+/// Everything a worker daemon needs.
+#[derive(Clone, Debug, PartialEq)]
+pub struct WorkerConfig {
+    /// Name of the cluster it belongs to.
+    pub cluster_name: String,
+    /// Host name or address it registers under and clients connect to.
+    pub hostname: String,
+    /// Address to listen on.
+    pub bind_host: String,
+    /// Port of the HTTP read API.
+    pub port: u16,
+    /// Port of the S3-compatible read API.
+    pub s3_port: u16,
+    /// The page store.
+    pub page_store: PageStoreConfig,
+    /// File holding the worker's UUID across restarts.
+    pub identity_file: PathBuf,
+    /// How often it reports to its membership backend.
+    pub heartbeat_interval: Duration,
+    /// Where the member list is kept.
+    pub membership: MembershipType,
+    /// etcd endpoints, used when `membership` is ETCD.
+    pub etcd_endpoints: Vec<String>,
+    /// Base URL of the coordinator.
+    pub coordinator_address: String,
+    /// The under file system it reads misses from.
+    pub ufs: UfsConfig,
+}
+
+/// Everything a client (CLI, SDK) needs.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ClientConfig {
+    /// Base URL of the coordinator, before `--coordinator` and
+    /// `RINGSIDE_COORDINATOR` are taken into account.
+    pub coordinator_address: String,
+    /// Hash ring settings; must match the coordinator's.
+    pub ring: RingConfig,
+    /// Whether to read the UFS directly when the owning worker is unreachable.
+    pub ufs_fallback: bool,
+    /// The under file system, for that fallback.
+    pub ufs: UfsConfig,
+    /// How long to wait for an answer.
+    pub request_timeout: Duration,
+}
+
+impl RingConfig {
+    /// The ring settings of `site`.
+    pub fn from_site(site: &SiteConfig) -> Self {
+        RingConfig {
+            policy: site.get(keys::USER_WORKER_SELECTION_POLICY),
+            virtual_nodes_per_worker: site.get(
+                keys::USER_WORKER_SELECTION_POLICY_CONSISTENT_HASH_VIRTUAL_NODE_COUNT_PER_WORKER,
+            ),
+            maglev_table_size: site.get(keys::USER_WORKER_SELECTION_POLICY_MAGLEV_TABLE_SIZE),
+            multi_probe_count: site.get(keys::USER_WORKER_SELECTION_POLICY_MULTI_PROBE_COUNT),
+            dynamic_membership: site.get(keys::USER_DYNAMIC_CONSISTENT_HASH_RING_ENABLED),
+        }
+    }
+}
+
+impl UfsConfig {
+    /// The UFS settings of `site`.
+    pub fn from_site(site: &SiteConfig) -> Self {
+        UfsConfig {
+            root: site.get(keys::UFS_ROOT),
+            s3_endpoint: site.get(keys::UFS_S3_ENDPOINT),
+            s3_region: site.get(keys::UFS_S3_REGION),
+        }
+    }
+}
+
+impl PageStoreConfig {
+    /// The page store settings of `site`.
+    pub fn from_site(site: &SiteConfig) -> Self {
+        PageStoreConfig {
+            dir: site.get(keys::WORKER_PAGESTORE_DIR),
+            size: site.get(keys::WORKER_PAGESTORE_SIZE),
+            reserved_size: site.get(keys::WORKER_PAGESTORE_RESERVED_SIZE),
+            page_size: site.get(keys::WORKER_PAGESTORE_PAGE_SIZE),
+            evictor: site.get(keys::WORKER_PAGESTORE_EVICTOR_TYPE),
+            high_watermark: site.get(keys::WORKER_PAGESTORE_HIGH_WATERMARK),
+            low_watermark: site.get(keys::WORKER_PAGESTORE_LOW_WATERMARK),
+        }
+    }
+}
+
+impl JobConfig {
+    /// The job settings of `site`.
+    pub fn from_site(site: &SiteConfig) -> Self {
+        JobConfig {
+            batch_size: site.get(keys::JOB_BATCH_SIZE),
+            max_tasks_per_worker: site.get(keys::JOB_MAX_TASKS_PER_WORKER),
+            failure_ratio_threshold: site.get(keys::JOB_FAILURE_RATIO_THRESHOLD),
+            retention_time: site.get(keys::JOB_RETENTION_TIME),
+        }
+    }
+}
+
+impl CoordinatorConfig {
+    /// The coordinator's settings from `site`.
+    pub fn from_site(site: &SiteConfig) -> Self {
+        CoordinatorConfig {
+            cluster_name: site.get(keys::CLUSTER_NAME),
+            hostname: site.get(keys::COORDINATOR_HOSTNAME),
+            bind_host: site.get(keys::COORDINATOR_BIND_HOST),
+            port: site.get(keys::COORDINATOR_PORT),
+            metastore_dir: site.get(keys::COORDINATOR_METASTORE_DIR),
+            membership: site.get(keys::WORKER_MEMBERSHIP_MANAGER_TYPE),
+            static_membership_file: site.get(keys::WORKER_STATIC_MEMBERSHIP_MANAGER_CONFIG_FILE),
+            etcd_endpoints: site.get(keys::ETCD_ENDPOINTS),
+            failure_detection_timeout: site.get(keys::WORKER_FAILURE_DETECTION_TIMEOUT),
+            offline_removal_timeout: site.get(keys::WORKER_OFFLINE_REMOVAL_TIMEOUT),
+            ring: RingConfig::from_site(site),
+            ufs: UfsConfig::from_site(site),
+            job: JobConfig::from_site(site),
+            license_file: site.get(keys::LICENSE_FILE),
+            license_public_key_file: site.get(keys::LICENSE_PUBLIC_KEY_FILE),
+        }
+    }
+}
+
+impl WorkerConfig {
+    /// The worker's settings from `site`.
+    pub fn from_site(site: &SiteConfig) -> Self {
+        WorkerConfig {
+            cluster_name: site.get(keys::CLUSTER_NAME),
+            hostname: site.get(keys::WORKER_HOSTNAME),
+            bind_host: site.get(keys::WORKER_BIND_HOST),
+            port: site.get(keys::WORKER_PORT),
+            s3_port: site.get(keys::WORKER_S3_PORT),
+            page_store: PageStoreConfig::from_site(site),
+            identity_file: site.get(keys::WORKER_IDENTITY_UUID_FILE_PATH),
+            heartbeat_interval: site.get(keys::WORKER_HEARTBEAT_INTERVAL),
+            membership: site.get(keys::WORKER_MEMBERSHIP_MANAGER_TYPE),
+            etcd_endpoints: site.get(keys::ETCD_ENDPOINTS),
+            coordinator_address: site.get(keys::COORDINATOR_ADDRESS),
+            ufs: UfsConfig::from_site(site),
+        }
+    }
+}
+
+impl ClientConfig {
+    /// A client's settings from `site`.
+    pub fn from_site(site: &SiteConfig) -> Self {
+        ClientConfig {
+            coordinator_address: site.get(keys::COORDINATOR_ADDRESS),
+            ring: RingConfig::from_site(site),
+            ufs_fallback: site.get(keys::USER_UFS_FALLBACK_ENABLED),
+            ufs: UfsConfig::from_site(site),
+            request_timeout: site.get(keys::USER_REQUEST_TIMEOUT),
+        }
+    }
+}
+
+impl Default for CoordinatorConfig {
+    fn default() -> Self {
+        Self::from_site(&SiteConfig::default())
+    }
+}
+
+impl Default for WorkerConfig {
+    fn default() -> Self {
+        Self::from_site(&SiteConfig::default())
+    }
+}
+
+impl Default for ClientConfig {
+    fn default() -> Self {
+        Self::from_site(&SiteConfig::default())
+    }
+}
+
+impl SiteConfig {
+    /// The coordinator's part of this configuration.
+    pub fn coordinator(&self) -> CoordinatorConfig {
+        CoordinatorConfig::from_site(self)
+    }
+
+    /// A worker's part of this configuration.
+    pub fn worker(&self) -> WorkerConfig {
+        WorkerConfig::from_site(self)
+    }
+
+    /// A client's part of this configuration.
+    pub fn client(&self) -> ClientConfig {
+        ClientConfig::from_site(self)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_match_the_design() {
+        let worker = WorkerConfig::default();
+        assert_eq!(worker.port, 29999);
+        assert_eq!(worker.s3_port, 29998);
+        assert_eq!(worker.page_store.page_size, 1 << 20);
+        assert_eq!(worker.page_store.size, 1 << 30);
+        assert_eq!(worker.page_store.evictor, EvictorType::Lru);
+        assert_eq!(
+            (
+                worker.page_store.high_watermark,
+                worker.page_store.low_watermark
+            ),
+            (0.9, 0.8)
+        );
+        assert_eq!(worker.membership, MembershipType::Embedded);
+        assert_eq!(worker.coordinator_address, "http://127.0.0.1:19999");
+
+        let coordinator = CoordinatorConfig::default();
+        assert_eq!(coordinator.port, 19999);
+        assert_eq!(
+            coordinator.failure_detection_timeout,
+            Duration::from_secs(15)
+        );
+        assert_eq!(coordinator.ring.policy, SelectionPolicy::Consistent);
+        assert_eq!(coordinator.ring.virtual_nodes_per_worker, 2000);
+        assert_eq!(
+            coordinator.etcd_endpoints,
+            vec!["http://127.0.0.1:2379".to_owned()]
+        );
+        assert_eq!(coordinator.license_file, None);
+
+        let client = ClientConfig::default();
+        assert!(client.ufs_fallback);
+        assert_eq!(client.ring, coordinator.ring);
+    }
+
+    #[test]
+    fn structs_follow_the_site_config() {
+        let site = SiteConfig::parse(
+            "ringside.cluster.name=eu-1\n\
+             ringside.worker.pagestore.size=100GiB\n\
+             ringside.worker.pagestore.evictor.type=fifo\n\
+             ringside.user.worker.selection.policy=capacity\n\
+             ringside.license.file=/etc/ringside/license.jwt\n\
+             ringside.ufs.root=s3://bucket/data\n\
+             ringside.ufs.s3.endpoint=http://127.0.0.1:5000\n",
+            "f",
+            &[],
+        )
+        .unwrap();
+        let worker = site.worker();
+        assert_eq!(worker.cluster_name, "eu-1");
+        assert_eq!(worker.page_store.size, 100 << 30);
+        assert_eq!(worker.page_store.evictor, EvictorType::Fifo);
+        assert_eq!(
+            worker.ufs.s3_endpoint.as_deref(),
+            Some("http://127.0.0.1:5000")
+        );
+        let coordinator = site.coordinator();
+        assert_eq!(coordinator.ring.policy, SelectionPolicy::Capacity);
+        assert_eq!(coordinator.ufs.root, "s3://bucket/data");
+        assert_eq!(
+            coordinator.license_file,
+            Some(PathBuf::from("/etc/ringside/license.jwt"))
+        );
+        assert_eq!(site.client().ring, coordinator.ring);
+    }
+}

@@ -1,0 +1,38 @@
+//! What can go wrong in a console operation; mapped to HTTP statuses once,
+//! in `api`, and to the UI's error type once, in the app's server functions.
+
+use ringside_api::FieldError;
+
+use crate::store::StoreError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConsoleError {
+    /// The request broke a rule of one of its fields.
+    #[error("{}", .0.message)]
+    Invalid(#[from] FieldError),
+    /// The request clashes with what exists, e.g. a name already taken.
+    #[error("{}", .0.message)]
+    Conflict(FieldError),
+    #[error("no cluster named {0:?} is registered")]
+    NotFound(String),
+    #[error(transparent)]
+    Store(StoreError),
+    #[error("cannot create the data directory {path}: {source}")]
+    DataDir {
+        path: String,
+        source: std::io::Error,
+    },
+}
+
+impl From<StoreError> for ConsoleError {
+    fn from(error: StoreError) -> Self {
+        match error {
+            // A taken name is the user's input at fault, next to its field.
+            StoreError::Duplicate(name) => ConsoleError::Conflict(FieldError::new(
+                "name",
+                format!("a cluster named {name:?} is already registered: expected a unique name"),
+            )),
+            other => ConsoleError::Store(other),
+        }
+    }
+}

@@ -1,0 +1,15 @@
+//! The console's server side, independent of its user interface: the store
+//! of registered clusters, the poller that watches them, the operations both
+//! the REST API and the Leptos server functions call, and the REST API
+//! itself. The `ringside-server` binary wires these to the Leptos app.
+
+pub mod api;
+pub mod config;
+pub mod error;
+pub mod poller;
+pub mod state;
+pub mod store;
+
+pub use config::ConsoleConfig;
+pub use error::ConsoleError;
+pub use state::AppState;

@@ -1,0 +1,227 @@
+//! The console's database: SQLite by default, PostgreSQL at scale. Queries
+//! are built once with sea-query and run on whichever backend is configured,
+//! so both always hold the same data in the same shape.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use ringside_api::{Cluster, NewCluster};
+use sea_query::{Expr, ExprTrait, Iden, Order, PostgresQueryBuilder, Query, SqliteQueryBuilder};
+use sea_query_sqlx::SqlxBinder;
+use sqlx::{
+    AssertSqlSafe, PgPool, Row, SqlitePool,
+    postgres::PgPoolOptions,
+    sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions},
+};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error(
+        "unsupported database URL {0:?}: expected sqlite://PATH or postgres://USER@HOST:PORT/DB"
+    )]
+    UnsupportedUrl(String),
+    #[error("a cluster named {0:?} is already registered")]
+    Duplicate(String),
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("database migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("stored row is corrupt: {0}")]
+    Corrupt(String),
+}
+
+/// A connection pool to the console's database.
+#[derive(Clone, Debug)]
+pub enum Store {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+#[derive(Iden)]
+enum Clusters {
+    Table,
+    Name,
+    CoordinatorUrl,
+    Labels,
+    CreatedAt,
+    UpdatedAt,
+}
+
+/// Runs `$body` with `$pool` bound to the backend's pool and `$builder` to
+/// its sea-query builder: one query text, compiled for each backend.
+macro_rules! on_backend {
+    ($store:expr, |$pool:ident, $builder:ident| $body:expr) => {
+        match $store {
+            Store::Sqlite($pool) => {
+                let $builder = SqliteQueryBuilder;
+                $body
+            }
+            Store::Postgres($pool) => {
+                let $builder = PostgresQueryBuilder;
+                $body
+            }
+        }
+    };
+}
+
+impl Store {
+    /// Connects to `url` and brings its schema up to date.
+    pub async fn open(url: &str) -> Result<Store, StoreError> {
+        if let Some(path) = url
+            .strip_prefix("sqlite://")
+            .or_else(|| url.strip_prefix("sqlite:"))
+        {
+            let options = SqliteConnectOptions::new()
+                .filename(path)
+                .create_if_missing(true)
+                .journal_mode(SqliteJournalMode::Wal)
+                .foreign_keys(true);
+            let pool = SqlitePoolOptions::new()
+                .max_connections(8)
+                .connect_with(options)
+                .await?;
+            sqlx::migrate!("../migrations/sqlite").run(&pool).await?;
+            Ok(Store::Sqlite(pool))
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            let pool = PgPoolOptions::new()
+                .max_connections(16)
+                .connect(url)
+                .await?;
+            sqlx::migrate!("../migrations/postgres").run(&pool).await?;
+            Ok(Store::Postgres(pool))
+        } else {
+            Err(StoreError::UnsupportedUrl(url.to_string()))
+        }
+    }
+
+    pub fn backend(&self) -> &'static str {
+        match self {
+            Store::Sqlite(_) => "sqlite",
+            Store::Postgres(_) => "postgres",
+        }
+    }
+
+    pub async fn close(&self) {
+        on_backend!(self, |pool, _b| pool.close().await)
+    }
+
+    /// Registers a cluster; its name must not be taken.
+    pub async fn insert_cluster(&self, new: &NewCluster) -> Result<Cluster, StoreError> {
+        let now = Utc::now();
+        let millis = now.timestamp_millis();
+        let labels =
+            serde_json::to_string(&new.labels).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let query = Query::insert()
+            .into_table(Clusters::Table)
+            .columns([
+                Clusters::Name,
+                Clusters::CoordinatorUrl,
+                Clusters::Labels,
+                Clusters::CreatedAt,
+                Clusters::UpdatedAt,
+            ])
+            .values_panic([
+                new.name.clone().into(),
+                new.coordinator_url.clone().into(),
+                labels.into(),
+                millis.into(),
+                millis.into(),
+            ])
+            .to_owned();
+        let result = on_backend!(self, |pool, builder| {
+            let (sql, values) = query.build_sqlx(builder);
+            sqlx::query_with(AssertSqlSafe(sql), values)
+                .execute(pool)
+                .await
+                .map(|_| ())
+        });
+        match result {
+            Ok(()) => Ok(Cluster {
+                name: new.name.clone(),
+                coordinator_url: new.coordinator_url.clone(),
+                labels: new.labels.clone(),
+                created_at: truncate_to_millis(now),
+                updated_at: truncate_to_millis(now),
+            }),
+            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
+                Err(StoreError::Duplicate(new.name.clone()))
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Every registered cluster, by name.
+    pub async fn list_clusters(&self) -> Result<Vec<Cluster>, StoreError> {
+        self.select_clusters(None).await
+    }
+
+    pub async fn get_cluster(&self, name: &str) -> Result<Option<Cluster>, StoreError> {
+        Ok(self.select_clusters(Some(name)).await?.pop())
+    }
+
+    /// Removes a cluster; answers whether it existed.
+    pub async fn delete_cluster(&self, name: &str) -> Result<bool, StoreError> {
+        let query = Query::delete()
+            .from_table(Clusters::Table)
+            .and_where(Expr::col(Clusters::Name).eq(name))
+            .to_owned();
+        let affected = on_backend!(self, |pool, builder| {
+            let (sql, values) = query.build_sqlx(builder);
+            sqlx::query_with(AssertSqlSafe(sql), values)
+                .execute(pool)
+                .await?
+                .rows_affected()
+        });
+        Ok(affected > 0)
+    }
+
+    async fn select_clusters(&self, name: Option<&str>) -> Result<Vec<Cluster>, StoreError> {
+        let mut query = Query::select();
+        query
+            .columns([
+                Clusters::Name,
+                Clusters::CoordinatorUrl,
+                Clusters::Labels,
+                Clusters::CreatedAt,
+                Clusters::UpdatedAt,
+            ])
+            .from(Clusters::Table)
+            .order_by(Clusters::Name, Order::Asc);
+        if let Some(name) = name {
+            query.and_where(Expr::col(Clusters::Name).eq(name));
+        }
+        on_backend!(self, |pool, builder| {
+            let (sql, values) = query.build_sqlx(builder);
+            let rows = sqlx::query_with(AssertSqlSafe(sql), values)
+                .fetch_all(pool)
+                .await?;
+            rows.iter()
+                .map(|row| {
+                    let labels: String = row.try_get("labels")?;
+                    Ok(Cluster {
+                        name: row.try_get("name")?,
+                        coordinator_url: row.try_get("coordinator_url")?,
+                        labels: parse_labels(&labels)?,
+                        created_at: from_millis(row.try_get("created_at")?)?,
+                        updated_at: from_millis(row.try_get("updated_at")?)?,
+                    })
+                })
+                .collect()
+        })
+    }
+}
+
+fn parse_labels(json: &str) -> Result<BTreeMap<String, String>, StoreError> {
+    serde_json::from_str(json).map_err(|e| StoreError::Corrupt(format!("labels {json:?}: {e}")))
+}
+
+fn from_millis(millis: i64) -> Result<DateTime<Utc>, StoreError> {
+    DateTime::from_timestamp_millis(millis)
+        .ok_or_else(|| StoreError::Corrupt(format!("timestamp {millis} out of range")))
+}
+
+/// What comes back from the database has millisecond precision; returning
+/// the same precision on insert keeps `insert` and `get` answers equal.
+fn truncate_to_millis(t: DateTime<Utc>) -> DateTime<Utc> {
+    DateTime::from_timestamp_millis(t.timestamp_millis()).unwrap_or(t)
+}

@@ -1,0 +1,93 @@
+// Starts the real binaries for a browser test: processes on free loopback
+// ports, each with its own temporary directory, stopped when the test ends.
+import { ChildProcess, spawn } from "node:child_process";
+import { mkdtempSync, openSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+
+const root = resolve(__dirname, "..", "..");
+export const binDir =
+  process.env.RINGSIDE_BIN_DIR ?? join(process.env.CARGO_TARGET_DIR ?? join(root, "target"), "debug");
+
+export function freePort(): Promise<number> {
+  return new Promise((ok, fail) => {
+    const server = createServer();
+    server.unref();
+    server.on("error", fail);
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address();
+      const port = typeof address === "object" && address ? address.port : 0;
+      server.close(() => ok(port));
+    });
+  });
+}
+
+export class Daemon {
+  constructor(
+    readonly name: string,
+    readonly url: string,
+    private child: ChildProcess,
+  ) {}
+
+  async stop(): Promise<void> {
+    if (this.child.exitCode !== null || this.child.signalCode !== null) return;
+    const exited = new Promise((ok) => this.child.once("exit", ok));
+    this.child.kill("SIGTERM");
+    await exited;
+  }
+}
+
+async function startDaemon(name: string, command: string, args: string[], url: string, log: string) {
+  const out = openSync(log, "w");
+  const child = spawn(command, args, { cwd: root, stdio: ["ignore", out, out] });
+  const deadline = Date.now() + 30_000;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`${name} exited early; see ${log}`);
+    try {
+      const res = await fetch(`${url}/healthz`);
+      if (res.ok) return new Daemon(name, url, child);
+    } catch {
+      // not listening yet
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  child.kill("SIGKILL");
+  throw new Error(`${name} not ready after 30s; see ${log}`);
+}
+
+export const workDir = () => mkdtempSync(join(tmpdir(), "ringside-e2e-"));
+
+export async function startCoordinator(name: string, dir: string): Promise<Daemon> {
+  const port = await freePort();
+  return startDaemon(
+    `coordinator ${name}`,
+    join(binDir, "ringside"),
+    [
+      "process", "start", "coordinator",
+      "--set", `ringside.cluster.name=${name}`,
+      "--set", "ringside.coordinator.bind.host=127.0.0.1",
+      "--set", `ringside.coordinator.port=${port}`,
+      "--set", `ringside.coordinator.metastore.dir=${join(dir, name, "metastore")}`,
+    ],
+    `http://127.0.0.1:${port}`,
+    join(dir, `coordinator-${name}.log`),
+  );
+}
+
+export async function startConsole(dir: string, pollInterval = "1s"): Promise<Daemon> {
+  const port = await freePort();
+  return startDaemon(
+    "console",
+    join(binDir, "ringside-console"),
+    [
+      "--listen", `127.0.0.1:${port}`,
+      "--data-dir", join(dir, "console"),
+      "--poll-interval", pollInterval,
+      "--poll-timeout", "1s",
+      "--site-root", join(root, "target", "site"),
+    ],
+    `http://127.0.0.1:${port}`,
+    join(dir, "console.log"),
+  );
+}

@@ -1,0 +1,193 @@
+//! Test harness for Ringside's integration tests: finds the built binaries,
+//! starts them as real processes on free loopback ports, waits until they
+//! answer, and stops them when the test is done (even when it fails).
+
+use std::{
+    net::TcpListener,
+    path::{Path, PathBuf},
+    process::{Child, Command, ExitStatus, Stdio},
+    time::{Duration, Instant},
+};
+
+/// Directory of the built binaries: `RINGSIDE_BIN_DIR`, else the profile
+/// directory this test executable was built into (`target/debug`).
+pub fn bin_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os("RINGSIDE_BIN_DIR") {
+        return PathBuf::from(dir);
+    }
+    let exe = std::env::current_exe().expect("test executable path");
+    // target/debug/deps/<test> -> target/debug
+    exe.parent()
+        .and_then(Path::parent)
+        .expect("test executable lives in target/<profile>/deps")
+        .to_path_buf()
+}
+
+pub fn bin(name: &str) -> PathBuf {
+    let path = bin_dir().join(name);
+    assert!(
+        path.exists(),
+        "{} is missing: build it first (make build)",
+        path.display()
+    );
+    path
+}
+
+/// A port nothing listens on right now.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free loopback port")
+}
+
+/// A running process, killed when dropped.
+pub struct Daemon {
+    pub name: String,
+    pub url: String,
+    child: Child,
+    log: PathBuf,
+}
+
+impl Daemon {
+    /// Starts `command`, logging to `log`, and waits until `url` + `/healthz`
+    /// answers 200.
+    pub fn start(name: &str, mut command: Command, url: String, log: PathBuf) -> Daemon {
+        let file = std::fs::File::create(&log).expect("log file");
+        let child = command
+            .stdout(file.try_clone().expect("log file"))
+            .stderr(file)
+            .stdin(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("starting {name}: {e}"));
+        let mut daemon = Daemon {
+            name: name.to_string(),
+            url,
+            child,
+            log,
+        };
+        daemon.wait_healthy(Duration::from_secs(30));
+        daemon
+    }
+
+    fn wait_healthy(&mut self, timeout: Duration) {
+        let deadline = Instant::now() + timeout;
+        let health = format!("{}/healthz", self.url);
+        while Instant::now() < deadline {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                panic!(
+                    "{} exited with {status} before it was ready:\n{}",
+                    self.name,
+                    self.log_text()
+                );
+            }
+            if reqwest::blocking::get(&health).is_ok_and(|r| r.status().is_success()) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!(
+            "{} not ready after {timeout:?}:\n{}",
+            self.name,
+            self.log_text()
+        );
+    }
+
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Stops the process with SIGTERM and waits for it to exit.
+    pub fn stop(mut self) -> ExitStatus {
+        self.terminate()
+    }
+
+    fn terminate(&mut self) -> ExitStatus {
+        let _ = Command::new("kill")
+            .arg(self.child.id().to_string())
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return status;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = self.child.kill();
+        self.child.wait().expect("wait for killed process")
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            self.terminate();
+        }
+    }
+}
+
+/// Starts a coordinator for cluster `name` with its metastore under `dir`.
+pub fn start_coordinator(name: &str, dir: &Path) -> Daemon {
+    let port = free_port();
+    let mut command = Command::new(bin("ringside"));
+    command.args([
+        "process",
+        "start",
+        "coordinator",
+        "--set",
+        &format!("ringside.cluster.name={name}"),
+        "--set",
+        "ringside.coordinator.bind.host=127.0.0.1",
+        "--set",
+        &format!("ringside.coordinator.port={port}"),
+        "--set",
+        &format!(
+            "ringside.coordinator.metastore.dir={}",
+            dir.join(name).join("metastore").display()
+        ),
+    ]);
+    command.env_remove("RINGSIDE_CONF_DIR");
+    Daemon::start(
+        &format!("coordinator {name}"),
+        command,
+        format!("http://127.0.0.1:{port}"),
+        dir.join(format!("coordinator-{name}.log")),
+    )
+}
+
+/// Starts the console with its data under `dir`, polling every `poll`.
+pub fn start_console(dir: &Path, poll: &str, database_url: Option<&str>) -> Daemon {
+    let port = free_port();
+    let mut command = Command::new(bin("ringside-console"));
+    command.args([
+        "--listen",
+        &format!("127.0.0.1:{port}"),
+        "--data-dir",
+        &dir.join("console").display().to_string(),
+        "--poll-interval",
+        poll,
+        "--poll-timeout",
+        "1s",
+    ]);
+    if let Some(url) = database_url {
+        command.args(["--database-url", url]);
+    }
+    Daemon::start(
+        "console",
+        command,
+        format!("http://127.0.0.1:{port}"),
+        dir.join("console.log"),
+    )
+}
+
+/// Polls `check` until it returns true or `timeout` passes.
+pub fn eventually(timeout: Duration, mut check: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + timeout;
+    while Instant::now() < deadline {
+        if check() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    false
+}

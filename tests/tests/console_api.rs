@@ -1,0 +1,311 @@
+//! The console's REST API against real processes: a console and real
+//! coordinators, each on its own loopback port.
+
+use std::time::Duration;
+
+use reqwest::{StatusCode, blocking::Client};
+use ringside_api::{ClusterView, ErrorBody, Reachability};
+use ringside_tests::{eventually, start_console, start_coordinator};
+use serde_json::json;
+
+fn clusters(client: &Client, console: &str) -> Vec<ClusterView> {
+    client
+        .get(format!("{console}/api/v1/clusters"))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap()
+}
+
+fn post_raw(
+    client: &Client,
+    console: &str,
+    body: Vec<u8>,
+    content_type: &str,
+) -> (StatusCode, ErrorBody) {
+    // A server may answer an oversized body early and close the connection
+    // without reading the rest; do not hand that connection back to the pool.
+    let response = client
+        .post(format!("{console}/api/v1/clusters"))
+        .header("connection", "close")
+        .header("content-type", content_type)
+        .body(body)
+        .send()
+        .unwrap();
+    let status = response.status();
+    let text = response.text().unwrap();
+    let body: ErrorBody = serde_json::from_str(&text).unwrap_or_else(|e| {
+        panic!("status {status}: body is not the error envelope ({e}): {text}")
+    });
+    (status, body)
+}
+
+#[test]
+fn register_list_and_watch_a_real_coordinator() {
+    let dir = tempfile::tempdir().unwrap();
+    let coordinator = start_coordinator("alpha", dir.path());
+    let console = start_console(dir.path(), "300ms", None);
+    let client = Client::new();
+
+    let response = client
+        .post(format!("{}/api/v1/clusters", console.url))
+        .json(&json!({
+            "name": "alpha",
+            "coordinator_url": format!("{}/", coordinator.url),
+            "labels": {"region": "eu"}
+        }))
+        .send()
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let created: ClusterView = response.json().unwrap();
+    assert_eq!(
+        created.cluster.coordinator_url, coordinator.url,
+        "trailing slash is dropped"
+    );
+
+    let listed = clusters(&client, &console.url);
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].cluster.labels["region"], "eu");
+
+    assert!(
+        eventually(Duration::from_secs(10), || {
+            clusters(&client, &console.url)[0].status.state == Reachability::Up
+        }),
+        "the registered coordinator never showed as up"
+    );
+    let up = &clusters(&client, &console.url)[0].status;
+    assert_eq!(up.version.as_deref(), Some(env!("CARGO_PKG_VERSION")));
+
+    coordinator.stop();
+    assert!(
+        eventually(Duration::from_secs(10), || {
+            let status = &clusters(&client, &console.url)[0].status;
+            status.state == Reachability::Unreachable && status.last_error.is_some()
+        }),
+        "a stopped coordinator never showed as unreachable"
+    );
+
+    let one: ClusterView = client
+        .get(format!("{}/api/v1/clusters/alpha", console.url))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(one.cluster.name, "alpha");
+
+    let gone = client
+        .delete(format!("{}/api/v1/clusters/alpha", console.url))
+        .send()
+        .unwrap();
+    assert_eq!(gone.status(), StatusCode::NO_CONTENT);
+    assert!(clusters(&client, &console.url).is_empty());
+}
+
+#[test]
+fn bad_input_gets_a_json_4xx_and_changes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let console = start_console(dir.path(), "10s", None);
+    let client = Client::new();
+    let url = &console.url;
+    let good = json!({"name": "one", "coordinator_url": "http://127.0.0.1:1"});
+    let created = client
+        .post(format!("{url}/api/v1/clusters"))
+        .json(&good)
+        .send()
+        .unwrap();
+    assert_eq!(created.status(), StatusCode::CREATED);
+
+    let cases: Vec<(&str, Vec<u8>, &str, StatusCode, &str, Option<&str>)> = vec![
+        (
+            "duplicate name",
+            good.to_string().into_bytes(),
+            "application/json",
+            StatusCode::CONFLICT,
+            "already registered",
+            Some("name"),
+        ),
+        (
+            "malformed url",
+            json!({"name": "two", "coordinator_url": "not a url"})
+                .to_string()
+                .into_bytes(),
+            "application/json",
+            StatusCode::BAD_REQUEST,
+            "expected an http:// or https:// URL",
+            Some("coordinator_url"),
+        ),
+        (
+            "bad scheme",
+            json!({"name": "two", "coordinator_url": "ftp://h:1"})
+                .to_string()
+                .into_bytes(),
+            "application/json",
+            StatusCode::BAD_REQUEST,
+            "scheme",
+            Some("coordinator_url"),
+        ),
+        (
+            "bad name",
+            json!({"name": "Two!", "coordinator_url": "http://h:1"})
+                .to_string()
+                .into_bytes(),
+            "application/json",
+            StatusCode::BAD_REQUEST,
+            "not a valid cluster name",
+            Some("name"),
+        ),
+        (
+            "unknown field",
+            json!({"name": "two", "coordinator_url": "http://h:1", "colour": "red"})
+                .to_string()
+                .into_bytes(),
+            "application/json",
+            StatusCode::BAD_REQUEST,
+            "colour",
+            None,
+        ),
+        (
+            "missing field",
+            json!({"name": "two"}).to_string().into_bytes(),
+            "application/json",
+            StatusCode::BAD_REQUEST,
+            "coordinator_url",
+            None,
+        ),
+        (
+            "not json",
+            b"{name: two".to_vec(),
+            "application/json",
+            StatusCode::BAD_REQUEST,
+            "not valid JSON",
+            None,
+        ),
+        (
+            "wrong content type",
+            good.to_string().into_bytes(),
+            "text/plain",
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "application/json",
+            None,
+        ),
+        (
+            "2 MiB body",
+            {
+                let mut big =
+                    json!({"name": "two", "coordinator_url": "http://h:1", "labels": {"pad": ""}})
+                        .to_string()
+                        .into_bytes();
+                big.splice(
+                    big.len() - 3..big.len() - 3,
+                    std::iter::repeat_n(b'x', 2 * 1024 * 1024),
+                );
+                big
+            },
+            "application/json",
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "larger than",
+            None,
+        ),
+    ];
+    for (what, body, content_type, status, message, field) in cases {
+        let (got, error) = post_raw(&client, url, body, content_type);
+        assert_eq!(got, status, "{what}: {error:?}");
+        assert!(
+            error.error.message.contains(message),
+            "{what}: {:?}",
+            error.error.message
+        );
+        assert_eq!(error.error.field.as_deref(), field, "{what}");
+    }
+
+    let listed = clusters(&client, url);
+    assert_eq!(listed.len(), 1, "bad input must not change the registry");
+    assert_eq!(listed[0].cluster.name, "one");
+    assert_eq!(listed[0].cluster.coordinator_url, "http://127.0.0.1:1");
+
+    let missing = client
+        .get(format!("{url}/api/v1/clusters/nope"))
+        .send()
+        .unwrap();
+    assert_eq!(missing.status(), StatusCode::NOT_FOUND);
+    let body: ErrorBody = missing.json().unwrap();
+    assert_eq!(body.error.code, "not_found");
+    let no_route = client
+        .get(format!("{url}/api/v1/nothing-here"))
+        .send()
+        .unwrap();
+    assert_eq!(no_route.status(), StatusCode::NOT_FOUND);
+    assert!(no_route.json::<ErrorBody>().is_ok());
+    let delete_missing = client
+        .delete(format!("{url}/api/v1/clusters/nope"))
+        .send()
+        .unwrap();
+    assert_eq!(delete_missing.status(), StatusCode::NOT_FOUND);
+}
+
+#[test]
+fn pages_render_and_unknown_ones_are_404() {
+    let dir = tempfile::tempdir().unwrap();
+    let console = start_console(dir.path(), "10s", None);
+    let client = Client::new();
+    let fleet = client.get(&console.url).send().unwrap();
+    assert_eq!(fleet.status(), StatusCode::OK);
+    assert!(fleet.text().unwrap().contains("Register a cluster"));
+    let page = client
+        .get(format!("{}/clusters/nope", console.url))
+        .send()
+        .unwrap();
+    assert_eq!(page.status(), StatusCode::NOT_FOUND);
+    assert!(page.text().unwrap().contains("Not found"));
+    let other = client
+        .get(format!("{}/no/such/page", console.url))
+        .send()
+        .unwrap();
+    assert_eq!(other.status(), StatusCode::NOT_FOUND);
+}
+
+#[test]
+fn the_openapi_document_describes_the_cluster_routes() {
+    let dir = tempfile::tempdir().unwrap();
+    let console = start_console(dir.path(), "10s", None);
+    let doc: serde_json::Value =
+        reqwest::blocking::get(format!("{}/api/v1/openapi.json", console.url))
+            .unwrap()
+            .json()
+            .unwrap();
+    assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
+    assert!(doc["paths"]["/api/v1/clusters"]["post"].is_object());
+    assert!(doc["paths"]["/api/v1/clusters/{name}"]["delete"].is_object());
+    assert!(doc["components"]["schemas"]["ErrorBody"].is_object());
+}
+
+#[test]
+fn the_console_runs_on_postgresql_too() {
+    let admin = "postgres://postgres@127.0.0.1:5432/postgres";
+    let db = format!("ringside_it_{}", std::process::id());
+    let psql = |sql: &str| {
+        let ok = std::process::Command::new("psql")
+            .args([admin, "-v", "ON_ERROR_STOP=1", "-qc", sql])
+            .status()
+            .expect("psql")
+            .success();
+        assert!(ok, "psql {sql}");
+    };
+    psql(&format!("DROP DATABASE IF EXISTS {db}"));
+    psql(&format!("CREATE DATABASE {db}"));
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let url = format!("postgres://postgres@127.0.0.1:5432/{db}");
+        let console = start_console(dir.path(), "10s", Some(&url));
+        let client = Client::new();
+        let created = client
+            .post(format!("{}/api/v1/clusters", console.url))
+            .json(&json!({"name": "pg", "coordinator_url": "http://127.0.0.1:1"}))
+            .send()
+            .unwrap();
+        assert_eq!(created.status(), StatusCode::CREATED);
+        assert_eq!(clusters(&client, &console.url)[0].cluster.name, "pg");
+        console.stop();
+    }
+    psql(&format!("DROP DATABASE {db} WITH (FORCE)"));
+}
