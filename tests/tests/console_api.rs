@@ -101,6 +101,16 @@ fn register_list_and_watch_a_real_coordinator() {
     assert!(clusters(&client, &console.url).is_empty());
 }
 
+/// One bad request and the answer it must get.
+struct Case {
+    what: &'static str,
+    body: Vec<u8>,
+    content_type: &'static str,
+    status: StatusCode,
+    message: &'static str,
+    field: Option<&'static str>,
+}
+
 #[test]
 fn bad_input_gets_a_json_4xx_and_changes_nothing() {
     let dir = tempfile::tempdir().unwrap();
@@ -115,107 +125,98 @@ fn bad_input_gets_a_json_4xx_and_changes_nothing() {
         .unwrap();
     assert_eq!(created.status(), StatusCode::CREATED);
 
-    let cases: Vec<(&str, Vec<u8>, &str, StatusCode, &str, Option<&str>)> = vec![
-        (
+    let json_case = |what, body: serde_json::Value, status, message, field| Case {
+        what,
+        body: body.to_string().into_bytes(),
+        content_type: "application/json",
+        status,
+        message,
+        field,
+    };
+    let mut oversized =
+        json!({"name": "two", "coordinator_url": "http://h:1", "labels": {"pad": ""}})
+            .to_string()
+            .into_bytes();
+    let at = oversized.len() - 3;
+    oversized.splice(at..at, std::iter::repeat_n(b'x', 2 * 1024 * 1024));
+    let cases = [
+        json_case(
             "duplicate name",
-            good.to_string().into_bytes(),
-            "application/json",
+            good.clone(),
             StatusCode::CONFLICT,
             "already registered",
             Some("name"),
         ),
-        (
+        json_case(
             "malformed url",
-            json!({"name": "two", "coordinator_url": "not a url"})
-                .to_string()
-                .into_bytes(),
-            "application/json",
+            json!({"name": "two", "coordinator_url": "not a url"}),
             StatusCode::BAD_REQUEST,
             "expected an http:// or https:// URL",
             Some("coordinator_url"),
         ),
-        (
+        json_case(
             "bad scheme",
-            json!({"name": "two", "coordinator_url": "ftp://h:1"})
-                .to_string()
-                .into_bytes(),
-            "application/json",
+            json!({"name": "two", "coordinator_url": "ftp://h:1"}),
             StatusCode::BAD_REQUEST,
             "scheme",
             Some("coordinator_url"),
         ),
-        (
+        json_case(
             "bad name",
-            json!({"name": "Two!", "coordinator_url": "http://h:1"})
-                .to_string()
-                .into_bytes(),
-            "application/json",
+            json!({"name": "Two!", "coordinator_url": "http://h:1"}),
             StatusCode::BAD_REQUEST,
             "not a valid cluster name",
             Some("name"),
         ),
-        (
+        json_case(
             "unknown field",
-            json!({"name": "two", "coordinator_url": "http://h:1", "colour": "red"})
-                .to_string()
-                .into_bytes(),
-            "application/json",
+            json!({"name": "two", "coordinator_url": "http://h:1", "colour": "red"}),
             StatusCode::BAD_REQUEST,
             "colour",
             None,
         ),
-        (
+        json_case(
             "missing field",
-            json!({"name": "two"}).to_string().into_bytes(),
-            "application/json",
+            json!({"name": "two"}),
             StatusCode::BAD_REQUEST,
             "coordinator_url",
             None,
         ),
-        (
-            "not json",
-            b"{name: two".to_vec(),
-            "application/json",
-            StatusCode::BAD_REQUEST,
-            "not valid JSON",
-            None,
-        ),
-        (
-            "wrong content type",
-            good.to_string().into_bytes(),
-            "text/plain",
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "application/json",
-            None,
-        ),
-        (
-            "2 MiB body",
-            {
-                let mut big =
-                    json!({"name": "two", "coordinator_url": "http://h:1", "labels": {"pad": ""}})
-                        .to_string()
-                        .into_bytes();
-                big.splice(
-                    big.len() - 3..big.len() - 3,
-                    std::iter::repeat_n(b'x', 2 * 1024 * 1024),
-                );
-                big
-            },
-            "application/json",
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "larger than",
-            None,
-        ),
+        Case {
+            what: "not json",
+            body: b"{name: two".to_vec(),
+            content_type: "application/json",
+            status: StatusCode::BAD_REQUEST,
+            message: "not valid JSON",
+            field: None,
+        },
+        Case {
+            what: "wrong content type",
+            body: good.to_string().into_bytes(),
+            content_type: "text/plain",
+            status: StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            message: "application/json",
+            field: None,
+        },
+        Case {
+            what: "2 MiB body",
+            body: oversized,
+            content_type: "application/json",
+            status: StatusCode::PAYLOAD_TOO_LARGE,
+            message: "larger than",
+            field: None,
+        },
     ];
-    for (what, body, content_type, status, message, field) in cases {
-        let (got, error) = post_raw(&client, url, body, content_type);
-        assert_eq!(got, status, "{what}: {error:?}");
+    for case in cases {
+        let (got, error) = post_raw(&client, url, case.body, case.content_type);
+        let what = case.what;
+        assert_eq!(got, case.status, "{what}: {error:?}");
         assert!(
-            error.error.message.contains(message),
+            error.error.message.contains(case.message),
             "{what}: {:?}",
             error.error.message
         );
-        assert_eq!(error.error.field.as_deref(), field, "{what}");
+        assert_eq!(error.error.field.as_deref(), case.field, "{what}");
     }
 
     let listed = clusters(&client, url);
