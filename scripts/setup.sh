@@ -32,10 +32,20 @@ fi
 missing=()
 [ -x /usr/bin/chromium ] || missing+=(chromium)
 command -v psql >/dev/null || missing+=(postgresql-client)
+command -v etcd >/dev/null || missing+=(etcd-server)
+command -v promtool >/dev/null || missing+=(prometheus)
+command -v curl >/dev/null || missing+=(curl)
 if [ ${#missing[@]} -gt 0 ]; then
   step "installing Debian packages: ${missing[*]}"
   as_root apt-get update -qq
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"
+fi
+
+# A real S3 server for the UFS tests, and a stock S3 SDK to read through
+# the workers' S3 API.
+if ! python3 -c 'import moto.server, boto3' 2>/dev/null; then
+  step "installing moto[server] and boto3 from PyPI"
+  python3 -m pip install --quiet "moto[server]" boto3
 fi
 
 # npm ci only when the lockfile changed since the last install.

@@ -8,10 +8,13 @@ pub mod coordinator;
 pub mod error;
 #[cfg(feature = "axum")]
 pub mod http;
+pub mod range;
+pub mod worker;
 
 pub use cluster::{Cluster, ClusterStatus, ClusterView, FieldError, NewCluster, Reachability};
 pub use coordinator::ClusterInfo;
 pub use error::{ErrorBody, ErrorDetail};
+pub use worker::{WorkerHeartbeat, WorkerState, WorkerView};
 
 /// Prefix of every versioned HTTP API route.
 pub const API_PREFIX: &str = "/api/v1";

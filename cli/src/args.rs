@@ -45,6 +45,12 @@ pub enum ProcessCommand {
     /// Start a daemon in the foreground; it stops on Ctrl-C or SIGTERM.
     #[command(subcommand)]
     Start(Daemon),
+    /// Remove a worker from the cluster's member list for good.
+    RemoveWorker {
+        /// The worker's id, as `ringside info nodes` lists it.
+        #[arg(long)]
+        name: String,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -57,6 +63,8 @@ pub enum Daemon {
 pub enum InfoCommand {
     /// Print the version of this build.
     Version(FormatArg),
+    /// List the cluster's workers: id, address, state, capacity, use, pages.
+    Nodes(FormatArg),
 }
 
 #[derive(Args, Debug)]

@@ -3,6 +3,7 @@
 //! hands over to `commands`.
 
 mod args;
+mod client;
 mod commands;
 
 use std::process::ExitCode;

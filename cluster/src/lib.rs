@@ -4,7 +4,9 @@
 //! crate holds their logic so binaries stay thin.
 
 pub mod coordinator;
+pub mod membership;
 pub mod metastore;
+pub mod metrics;
 
 /// This build's version, reported by every daemon and the CLI.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

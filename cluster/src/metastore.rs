@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 /// Version of the identity file format this build reads and writes.
 pub const IDENTITY_FORMAT_VERSION: u32 = 1;
 const IDENTITY_FILE: &str = "cluster.json";
+const DATABASE_FILE: &str = "metastore.db";
 const TEMP_SUFFIX: &str = ".tmp";
 
 #[derive(Debug, thiserror::Error)]
@@ -23,6 +24,8 @@ pub enum MetastoreError {
     Io { path: PathBuf, source: io::Error },
     #[error("metastore file {} is corrupt: {reason}; restore it from a backup or move it away to start a new cluster identity", path.display())]
     Corrupt { path: PathBuf, reason: String },
+    #[error("metastore database {}: {reason}", path.display())]
+    Database { path: PathBuf, reason: String },
     #[error("metastore file {} has format version {found}: this build reads version {IDENTITY_FORMAT_VERSION}", path.display())]
     UnsupportedVersion { path: PathBuf, found: u32 },
 }
@@ -78,6 +81,24 @@ impl Metastore {
             dir: dir.to_path_buf(),
             identity,
         })
+    }
+
+    /// The metastore's SQLite database (`metastore.db`), made on first use.
+    pub async fn database(&self) -> Result<sqlx::SqlitePool, MetastoreError> {
+        let path = self.dir.join(DATABASE_FILE);
+        let options = sqlx::sqlite::SqliteConnectOptions::new()
+            .filename(&path)
+            .create_if_missing(true)
+            .journal_mode(sqlx::sqlite::SqliteJournalMode::Wal)
+            .synchronous(sqlx::sqlite::SqliteSynchronous::Normal);
+        sqlx::sqlite::SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(options)
+            .await
+            .map_err(|e| MetastoreError::Database {
+                path,
+                reason: e.to_string(),
+            })
     }
 
     pub fn identity(&self) -> &ClusterIdentity {

@@ -1,6 +1,9 @@
 //! `ringside info ...`: facts about this build and the cluster.
 
-use crate::args::Format;
+use ringside_api::WorkerView;
+use ringside_config::units::format_size;
+
+use crate::{args::Format, client::Coordinator};
 
 pub fn version(format: Format) -> anyhow::Result<()> {
     let version = ringside_cluster::VERSION;
@@ -9,4 +12,58 @@ pub fn version(format: Format) -> anyhow::Result<()> {
         Format::Json => println!("{}", serde_json::json!({ "version": version })),
     }
     Ok(())
+}
+
+pub async fn nodes(coordinator: &Coordinator, format: Format) -> anyhow::Result<()> {
+    let workers: Vec<WorkerView> = coordinator.get("/workers").await?;
+    match format {
+        Format::Json => println!("{}", serde_json::to_string_pretty(&workers)?),
+        Format::Text => {
+            let rows: Vec<[String; 6]> = workers
+                .iter()
+                .map(|w| {
+                    let hb = &w.heartbeat;
+                    [
+                        hb.id.clone(),
+                        hb.address.clone(),
+                        w.state.as_str().to_string(),
+                        format_size(hb.capacity_bytes),
+                        format_size(hb.used_bytes),
+                        hb.pages.to_string(),
+                    ]
+                })
+                .collect();
+            print_table(
+                &["ID", "ADDRESS", "STATE", "CAPACITY", "USED", "PAGES"],
+                &rows,
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Prints aligned columns; nothing at all when there are no rows, so
+/// scripts can test for empty output as the reference guide does.
+pub fn print_table<const N: usize>(header: &[&str; N], rows: &[[String; N]]) {
+    if rows.is_empty() {
+        return;
+    }
+    let mut widths = header.map(str::len);
+    for row in rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let line = |cells: Vec<&str>| {
+        let padded: Vec<String> = cells
+            .iter()
+            .zip(widths)
+            .map(|(c, w)| format!("{c:<w$}"))
+            .collect();
+        println!("{}", padded.join("  ").trim_end());
+    };
+    line(header.to_vec());
+    for row in rows {
+        line(row.iter().map(String::as_str).collect());
+    }
 }

@@ -8,14 +8,28 @@ use anyhow::Context;
 use ringside_config::{SiteConfig, resolve_conf_dir};
 
 use crate::args::{Cli, Command, GlobalArgs, InfoCommand, ProcessCommand};
+use crate::client::Coordinator;
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Process(ProcessCommand::Start(daemon)) => {
             process::start(daemon, site_config(&cli.global)?).await
         }
+        Command::Process(ProcessCommand::RemoveWorker { name }) => {
+            let coordinator = coordinator(&cli.global)?;
+            coordinator.delete(&format!("/workers/{name}")).await?;
+            println!("removed worker {name}");
+            Ok(())
+        }
         Command::Info(InfoCommand::Version(format)) => info::version(format.format),
+        Command::Info(InfoCommand::Nodes(format)) => {
+            info::nodes(&coordinator(&cli.global)?, format.format).await
+        }
     }
+}
+
+fn coordinator(global: &GlobalArgs) -> anyhow::Result<Coordinator> {
+    Coordinator::new(global.coordinator.as_deref(), &site_config(global)?)
 }
 
 /// The site configuration: `--conf` (or `RINGSIDE_CONF_DIR`) plus `--set`.

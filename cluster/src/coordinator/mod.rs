@@ -2,6 +2,7 @@
 //! HTTP API until asked to stop.
 
 mod api;
+mod metrics;
 
 use std::{future::Future, net::SocketAddr};
 
@@ -9,7 +10,10 @@ use chrono::Utc;
 use ringside_api::ClusterInfo;
 use ringside_config::CoordinatorConfig;
 
-use crate::metastore::{Metastore, MetastoreError};
+use crate::{
+    membership::{Membership, MembershipError},
+    metastore::{Metastore, MetastoreError},
+};
 
 pub use api::openapi;
 
@@ -17,6 +21,8 @@ pub use api::openapi;
 pub enum CoordinatorError {
     #[error(transparent)]
     Metastore(#[from] MetastoreError),
+    #[error(transparent)]
+    Membership(#[from] MembershipError),
     #[error("cannot listen on {addr}: {source}")]
     Bind {
         addr: String,
@@ -30,6 +36,8 @@ pub enum CoordinatorError {
 #[derive(Clone, Debug)]
 pub struct CoordinatorState {
     pub info: ClusterInfo,
+    pub membership: Membership,
+    pub metrics: metrics::CoordinatorMetrics,
 }
 
 /// A coordinator bound to its port, ready to serve.
@@ -43,6 +51,7 @@ impl Coordinator {
     /// daemon before it claims to be up.
     pub async fn bind(config: &CoordinatorConfig) -> Result<Coordinator, CoordinatorError> {
         let metastore = Metastore::open(&config.metastore_dir)?;
+        let membership = Membership::open(metastore.database().await?, config).await?;
         let addr = format!("{}:{}", config.bind_host, config.port);
         let listener = tokio::net::TcpListener::bind(&addr)
             .await
@@ -55,7 +64,11 @@ impl Coordinator {
         };
         Ok(Coordinator {
             listener,
-            state: CoordinatorState { info },
+            state: CoordinatorState {
+                info,
+                membership,
+                metrics: metrics::CoordinatorMetrics::new(),
+            },
         })
     }
 
@@ -76,6 +89,7 @@ impl Coordinator {
             version = crate::VERSION,
             "coordinator listening"
         );
+        tokio::spawn(self.state.membership.clone().watch());
         axum::serve(self.listener, api::router(self.state))
             .with_graceful_shutdown(shutdown)
             .await

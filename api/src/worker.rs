@@ -1,0 +1,56 @@
+//! Workers as the coordinator knows them, and the ring it publishes.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// What a worker tells its coordinator on every heartbeat.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct WorkerHeartbeat {
+    /// The worker's stable identity (a UUID kept in its identity file).
+    pub id: String,
+    /// Base URL of the worker's HTTP API, e.g. `http://10.0.0.7:29999`.
+    pub address: String,
+    /// Base URL of the worker's S3-compatible API.
+    pub s3_address: String,
+    /// Page store capacity in bytes.
+    pub capacity_bytes: u64,
+    /// Bytes of pages held.
+    pub used_bytes: u64,
+    /// Pages held.
+    pub pages: u64,
+    /// The worker's version.
+    pub version: String,
+}
+
+/// Whether a worker is heard from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum WorkerState {
+    Online,
+    Offline,
+}
+
+impl WorkerState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WorkerState::Online => "ONLINE",
+            WorkerState::Offline => "OFFLINE",
+        }
+    }
+}
+
+/// A member of the cluster, as `GET /api/v1/workers` lists it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct WorkerView {
+    #[serde(flatten)]
+    pub heartbeat: WorkerHeartbeat,
+    pub state: WorkerState,
+    /// When the worker was last heard from.
+    pub last_heartbeat: DateTime<Utc>,
+    /// When the worker first joined.
+    pub registered_at: DateTime<Utc>,
+}

@@ -1,0 +1,283 @@
+//! Who is in the cluster. Workers announce themselves with heartbeats; the
+//! coordinator keeps the member list in its backend, marks a worker OFFLINE
+//! after `ringside.worker.failure.detection.timeout` of silence, and builds
+//! the hash ring from the members: the ONLINE ones in dynamic mode, every
+//! listed one in static mode. The ring's epoch moves whenever its member set
+//! does.
+
+use std::{
+    sync::{Arc, RwLock},
+    time::Duration,
+};
+
+use chrono::{DateTime, Utc};
+use ringside_api::{WorkerHeartbeat, WorkerState, WorkerView};
+use ringside_config::{CoordinatorConfig, MembershipType};
+use ringside_ring::{Member, Ring, RingError};
+use sqlx::{Row, SqlitePool};
+
+#[derive(Debug, thiserror::Error)]
+pub enum MembershipError {
+    #[error("metastore database: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("metastore migration: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("ring: {0}")]
+    Ring(#[from] RingError),
+    #[error("ring policy: {0}")]
+    Policy(#[from] ringside_ring::ParseError),
+    #[error("no worker with id {0:?} is a member")]
+    UnknownWorker(String),
+    #[error(
+        "worker {id} at {address} is not in the static worker list {list}: add its host:port there or use dynamic membership"
+    )]
+    NotListed {
+        id: String,
+        address: String,
+        list: String,
+    },
+    #[error("invalid heartbeat: {0}")]
+    InvalidHeartbeat(String),
+    #[error("cannot read the static worker list {path}: {reason}")]
+    StaticList { path: String, reason: String },
+}
+
+/// The member table and the ring built from it.
+#[derive(Clone, Debug)]
+pub struct Membership {
+    pool: SqlitePool,
+    failure_timeout: Duration,
+    removal_timeout: Duration,
+    dynamic: bool,
+    /// `host:port` of every allowed worker in static mode.
+    static_list: Option<(String, Vec<String>)>,
+    ring: Arc<RwLock<Ring>>,
+}
+
+impl Membership {
+    /// Opens the member table in the metastore database `pool`.
+    pub async fn open(
+        pool: SqlitePool,
+        config: &CoordinatorConfig,
+    ) -> Result<Membership, MembershipError> {
+        sqlx::migrate!("./migrations").run(&pool).await?;
+        let static_list = match config.membership {
+            MembershipType::Static => {
+                let path = config.static_membership_file.clone().ok_or_else(|| {
+                    MembershipError::StaticList {
+                        path: "(unset)".into(),
+                        reason: "ringside.worker.static.membership.manager.config.file is required for STATIC membership".into(),
+                    }
+                })?;
+                let text =
+                    std::fs::read_to_string(&path).map_err(|e| MembershipError::StaticList {
+                        path: path.display().to_string(),
+                        reason: e.to_string(),
+                    })?;
+                Some((path.display().to_string(), parse_static_list(&text)))
+            }
+            _ => None,
+        };
+        let ring = Ring::new(ring_config(&config.ring)?, Vec::<Member>::new(), 0)?;
+        let membership = Membership {
+            pool,
+            failure_timeout: config.failure_detection_timeout,
+            removal_timeout: config.offline_removal_timeout,
+            dynamic: config.ring.dynamic_membership && static_list.is_none(),
+            static_list,
+            ring: Arc::new(RwLock::new(ring)),
+        };
+        membership.refresh().await?;
+        Ok(membership)
+    }
+
+    /// Records a heartbeat: a new worker joins, a known one is ONLINE again.
+    pub async fn heartbeat(&self, hb: &WorkerHeartbeat) -> Result<(), MembershipError> {
+        validate_heartbeat(hb)?;
+        if let Some((list, allowed)) = &self.static_list {
+            let host_port = hb
+                .address
+                .trim_start_matches("http://")
+                .trim_start_matches("https://")
+                .trim_end_matches('/');
+            if !allowed.iter().any(|a| a == host_port) {
+                return Err(MembershipError::NotListed {
+                    id: hb.id.clone(),
+                    address: hb.address.clone(),
+                    list: list.clone(),
+                });
+            }
+        }
+        let now = Utc::now().timestamp_millis();
+        let previous: Option<i64> =
+            sqlx::query_scalar("SELECT last_heartbeat FROM members WHERE id = ?1")
+                .bind(&hb.id)
+                .fetch_optional(&self.pool)
+                .await?;
+        let was_online = previous.is_some_and(|last| {
+            now.saturating_sub(last)
+                <= i64::try_from(self.failure_timeout.as_millis()).unwrap_or(i64::MAX)
+        });
+        sqlx::query(
+            "INSERT INTO members (id, address, s3_address, capacity_bytes, used_bytes, pages, version, last_heartbeat, registered_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8)
+             ON CONFLICT (id) DO UPDATE SET address = ?2, s3_address = ?3, capacity_bytes = ?4,
+                used_bytes = ?5, pages = ?6, version = ?7, last_heartbeat = ?8",
+        )
+        .bind(&hb.id)
+        .bind(&hb.address)
+        .bind(&hb.s3_address)
+        .bind(clamp(hb.capacity_bytes))
+        .bind(clamp(hb.used_bytes))
+        .bind(clamp(hb.pages))
+        .bind(&hb.version)
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        if !was_online {
+            tracing::info!(worker = %hb.id, address = %hb.address, "worker online");
+            self.refresh().await?;
+        }
+        Ok(())
+    }
+
+    /// Every member with its state.
+    pub async fn list(&self) -> Result<Vec<WorkerView>, MembershipError> {
+        let rows = sqlx::query("SELECT * FROM members ORDER BY id")
+            .fetch_all(&self.pool)
+            .await?;
+        let now = Utc::now();
+        rows.iter()
+            .map(|row| {
+                let last: DateTime<Utc> = millis(row.try_get("last_heartbeat")?);
+                let silent = (now - last).to_std().unwrap_or_default();
+                Ok(WorkerView {
+                    heartbeat: WorkerHeartbeat {
+                        id: row.try_get("id")?,
+                        address: row.try_get("address")?,
+                        s3_address: row.try_get("s3_address")?,
+                        capacity_bytes: unsigned(row.try_get("capacity_bytes")?),
+                        used_bytes: unsigned(row.try_get("used_bytes")?),
+                        pages: unsigned(row.try_get("pages")?),
+                        version: row.try_get("version")?,
+                    },
+                    state: if silent > self.failure_timeout {
+                        WorkerState::Offline
+                    } else {
+                        WorkerState::Online
+                    },
+                    last_heartbeat: last,
+                    registered_at: millis(row.try_get("registered_at")?),
+                })
+            })
+            .collect()
+    }
+
+    /// Removes a worker for good (`ringside process remove-worker`).
+    pub async fn remove(&self, id: &str) -> Result<(), MembershipError> {
+        let done = sqlx::query("DELETE FROM members WHERE id = ?1")
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        if done.rows_affected() == 0 {
+            return Err(MembershipError::UnknownWorker(id.to_string()));
+        }
+        tracing::info!(worker = %id, "worker removed");
+        self.refresh().await
+    }
+
+    /// The current ring.
+    pub fn ring(&self) -> Ring {
+        self.ring.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Marks silent workers, drops long-OFFLINE ones in dynamic mode, and
+    /// rebuilds the ring if its member set changed.
+    pub async fn refresh(&self) -> Result<(), MembershipError> {
+        let mut workers = self.list().await?;
+        if self.dynamic {
+            let now = Utc::now();
+            for w in workers.iter().filter(|w| w.state == WorkerState::Offline) {
+                let silent = (now - w.last_heartbeat).to_std().unwrap_or_default();
+                if silent > self.failure_timeout + self.removal_timeout {
+                    tracing::info!(worker = %w.heartbeat.id, "removing a long-offline worker");
+                    sqlx::query("DELETE FROM members WHERE id = ?1")
+                        .bind(&w.heartbeat.id)
+                        .execute(&self.pool)
+                        .await?;
+                }
+            }
+            workers.retain(|w| w.state == WorkerState::Online);
+        }
+        let members = workers
+            .iter()
+            .map(|w| Member::new(w.heartbeat.id.clone(), w.heartbeat.capacity_bytes));
+        let mut ring = self.ring.write().unwrap_or_else(|e| e.into_inner());
+        let next = ring.next(members)?;
+        if next.epoch() != ring.epoch() {
+            tracing::info!(epoch = next.epoch(), workers = next.len(), "ring changed");
+        }
+        *ring = next;
+        Ok(())
+    }
+
+    /// Runs `refresh` every second until the process ends.
+    pub async fn watch(self) {
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        loop {
+            tick.tick().await;
+            if let Err(error) = self.refresh().await {
+                tracing::warn!(%error, "membership refresh failed");
+            }
+        }
+    }
+}
+
+/// The ring library's settings from the site configuration's.
+pub fn ring_config(
+    site: &ringside_config::RingConfig,
+) -> Result<ringside_ring::RingConfig, MembershipError> {
+    let policy: ringside_ring::Policy = site.policy.as_str().parse()?;
+    let config = ringside_ring::RingConfig {
+        virtual_nodes_per_worker: site.virtual_nodes_per_worker,
+        maglev_table_size: u32::try_from(site.maglev_table_size).unwrap_or(u32::MAX),
+        multi_probe_count: site.multi_probe_count,
+        ..ringside_ring::RingConfig::with_policy(policy)
+    };
+    config.validate()?;
+    Ok(config)
+}
+
+fn validate_heartbeat(hb: &WorkerHeartbeat) -> Result<(), MembershipError> {
+    let bad = |what: &str| Err(MembershipError::InvalidHeartbeat(what.to_string()));
+    if hb.id.is_empty() || hb.id.len() > 128 {
+        return bad("id must be 1 to 128 characters");
+    }
+    for (name, url) in [("address", &hb.address), ("s3_address", &hb.s3_address)] {
+        if ringside_api::cluster::normalize_url(url).is_err() {
+            return bad(&format!("{name} must be an http:// or https:// URL"));
+        }
+    }
+    Ok(())
+}
+
+/// One `host:port` a line; `#` starts a comment.
+pub fn parse_static_list(text: &str) -> Vec<String> {
+    text.lines()
+        .map(|l| l.split('#').next().unwrap_or("").trim())
+        .filter(|l| !l.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+fn clamp(v: u64) -> i64 {
+    i64::try_from(v).unwrap_or(i64::MAX)
+}
+
+fn unsigned(v: i64) -> u64 {
+    u64::try_from(v).unwrap_or(0)
+}
+
+fn millis(v: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp_millis(v).unwrap_or_default()
+}
