@@ -54,3 +54,37 @@ pub struct WorkerView {
     /// When the worker first joined.
     pub registered_at: DateTime<Utc>,
 }
+
+/// A file or directory of the UFS, as a worker sees it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct FileEntry {
+    pub path: String,
+    pub is_dir: bool,
+    /// Bytes in the UFS; 0 for directories.
+    pub size: u64,
+    pub last_modified: Option<DateTime<Utc>>,
+    /// Bytes of this version of the file in the answering worker's page store.
+    pub cached_bytes: u64,
+}
+
+/// A directory listing; `truncated` when it was cut at the worker's limit.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Listing {
+    pub entries: Vec<FileEntry>,
+    pub truncated: bool,
+}
+
+/// A worker's own account of its page store.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct WorkerStatus {
+    pub id: String,
+    pub capacity_bytes: u64,
+    pub used_bytes: u64,
+    pub pages: u64,
+    pub files: u64,
+    pub evictions_total: u64,
+    pub checksum_failures_total: u64,
+}

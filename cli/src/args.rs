@@ -32,6 +32,9 @@ pub struct GlobalArgs {
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
+    /// Read files through the cache.
+    #[command(subcommand)]
+    Fs(FsCommand),
     /// Start and manage Ringside processes.
     #[command(subcommand)]
     Process(ProcessCommand),
@@ -57,6 +60,29 @@ pub enum ProcessCommand {
 pub enum Daemon {
     /// The control plane of one cluster.
     Coordinator,
+    /// A cache worker: page store, read APIs, heartbeats.
+    Worker,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum FsCommand {
+    /// List a directory of the UFS.
+    Ls {
+        path: String,
+        /// List everything below the directory.
+        #[arg(long, short = 'R')]
+        recursive: bool,
+        #[command(flatten)]
+        format: FormatArg,
+    },
+    /// Print a file, read through its owning worker.
+    Cat { path: String },
+    /// Show a file's size and how much of it its owner caches.
+    Stat {
+        path: String,
+        #[command(flatten)]
+        format: FormatArg,
+    },
 }
 
 #[derive(Subcommand, Debug)]

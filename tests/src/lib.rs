@@ -128,30 +128,67 @@ impl Drop for Daemon {
 
 /// Starts a coordinator for cluster `name` with its metastore under `dir`.
 pub fn start_coordinator(name: &str, dir: &Path) -> Daemon {
-    let port = free_port();
+    start_coordinator_with(name, dir, free_port(), &[])
+}
+
+/// A `ringside` command with `--set` for each property.
+pub fn ringside(properties: &[String]) -> Command {
     let mut command = Command::new(bin("ringside"));
-    command.args([
-        "process",
-        "start",
-        "coordinator",
-        "--set",
-        &format!("ringside.cluster.name={name}"),
-        "--set",
-        "ringside.coordinator.bind.host=127.0.0.1",
-        "--set",
-        &format!("ringside.coordinator.port={port}"),
-        "--set",
-        &format!(
+    command.env_remove("RINGSIDE_CONF_DIR");
+    command.env_remove("RINGSIDE_COORDINATOR");
+    for property in properties {
+        command.args(["--set", property]);
+    }
+    command
+}
+
+/// Starts a coordinator on `port` with extra properties.
+pub fn start_coordinator_with(name: &str, dir: &Path, port: u16, extra: &[String]) -> Daemon {
+    let mut properties = vec![
+        format!("ringside.cluster.name={name}"),
+        "ringside.coordinator.bind.host=127.0.0.1".to_string(),
+        format!("ringside.coordinator.port={port}"),
+        format!(
             "ringside.coordinator.metastore.dir={}",
             dir.join(name).join("metastore").display()
         ),
-    ]);
-    command.env_remove("RINGSIDE_CONF_DIR");
+    ];
+    properties.extend_from_slice(extra);
+    let mut command = ringside(&properties);
+    command.args(["process", "start", "coordinator"]);
     Daemon::start(
         &format!("coordinator {name}"),
         command,
         format!("http://127.0.0.1:{port}"),
         dir.join(format!("coordinator-{name}.log")),
+    )
+}
+
+/// Starts a worker whose state (page store, identity file) lives under
+/// `dir/name`, with the cluster's shared properties and its own ports.
+pub fn start_worker(name: &str, dir: &Path, cluster: &[String]) -> Daemon {
+    let port = free_port();
+    let mut properties = cluster.to_vec();
+    properties.extend([
+        "ringside.worker.bind.host=127.0.0.1".to_string(),
+        format!("ringside.worker.port={port}"),
+        format!("ringside.worker.s3.port={}", free_port()),
+        format!(
+            "ringside.worker.pagestore.dir={}",
+            dir.join(name).join("pages").display()
+        ),
+        format!(
+            "ringside.worker.identity.uuid.file.path={}",
+            dir.join(name).join("identity").display()
+        ),
+    ]);
+    let mut command = ringside(&properties);
+    command.args(["process", "start", "worker"]);
+    Daemon::start(
+        &format!("worker {name}"),
+        command,
+        format!("http://127.0.0.1:{port}"),
+        dir.join(format!("worker-{name}.log")),
     )
 }
 

@@ -1,13 +1,14 @@
 //! One module per command group; each turns arguments into calls on the
 //! library crates and prints what comes back.
 
+mod fs;
 mod info;
 mod process;
 
 use anyhow::Context;
 use ringside_config::{SiteConfig, resolve_conf_dir};
 
-use crate::args::{Cli, Command, GlobalArgs, InfoCommand, ProcessCommand};
+use crate::args::{Cli, Command, FsCommand, GlobalArgs, InfoCommand, ProcessCommand};
 use crate::client::Coordinator;
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
@@ -20,6 +21,21 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             coordinator.delete(&format!("/workers/{name}")).await?;
             println!("removed worker {name}");
             Ok(())
+        }
+        Command::Fs(command) => {
+            let site = site_config(&cli.global)?;
+            let coordinator = Coordinator::new(cli.global.coordinator.as_deref(), &site)?;
+            match command {
+                FsCommand::Ls {
+                    path,
+                    recursive,
+                    format,
+                } => fs::ls(&coordinator, &path, recursive, format.format).await,
+                FsCommand::Cat { path } => fs::cat(&coordinator, &site, &path).await,
+                FsCommand::Stat { path, format } => {
+                    fs::stat(&coordinator, &path, format.format).await
+                }
+            }
         }
         Command::Info(InfoCommand::Version(format)) => info::version(format.format),
         Command::Info(InfoCommand::Nodes(format)) => {

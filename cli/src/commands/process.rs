@@ -2,7 +2,7 @@
 
 use anyhow::Context;
 use ringside_api::http::shutdown_signal;
-use ringside_cluster::coordinator::Coordinator;
+use ringside_cluster::{coordinator::Coordinator, worker::Worker};
 use ringside_config::SiteConfig;
 
 use crate::args::Daemon;
@@ -16,6 +16,14 @@ pub async fn start(daemon: Daemon, site: SiteConfig) -> anyhow::Result<()> {
                 .context("cannot start the coordinator")?;
             coordinator.serve(shutdown_signal()).await?;
             tracing::info!("coordinator stopped");
+            Ok(())
+        }
+        Daemon::Worker => {
+            let worker = Worker::bind(&site.worker())
+                .await
+                .context("cannot start the worker")?;
+            worker.serve(shutdown_signal()).await?;
+            tracing::info!("worker stopped");
             Ok(())
         }
     }

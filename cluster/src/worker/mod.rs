@@ -1,0 +1,219 @@
+//! The worker daemon: a page store caching files of the UFS, served over an
+//! HTTP read API and an S3-compatible one, and a heartbeat that keeps the
+//! worker in its coordinator's member list.
+
+mod api;
+mod identity;
+mod metrics;
+mod read;
+mod s3;
+
+use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
+
+use ringside_api::WorkerHeartbeat;
+use ringside_config::{EvictorType, WorkerConfig};
+use ringside_pagestore::{EvictorKind, Options, PageStore, PageStoreError};
+use ringside_ufs::{Ufs, UfsError, UfsOptions};
+
+pub use identity::IdentityError;
+pub use metrics::WorkerMetrics;
+pub use read::Reader;
+
+#[derive(Debug, thiserror::Error)]
+pub enum WorkerError {
+    #[error(transparent)]
+    Identity(#[from] IdentityError),
+    #[error("page store: {0}")]
+    PageStore(#[from] PageStoreError),
+    #[error("ufs: {0}")]
+    Ufs(#[from] UfsError),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: String,
+        source: std::io::Error,
+    },
+    #[error("serving the worker API failed: {0}")]
+    Serve(std::io::Error),
+}
+
+/// What the worker's handlers share.
+#[derive(Clone, Debug)]
+pub struct WorkerContext {
+    pub id: String,
+    pub reader: Reader,
+}
+
+/// A worker with its page store open and its ports bound.
+pub struct Worker {
+    ctx: WorkerContext,
+    config: WorkerConfig,
+    http: tokio::net::TcpListener,
+    s3: tokio::net::TcpListener,
+}
+
+impl Worker {
+    pub async fn bind(config: &WorkerConfig) -> Result<Worker, WorkerError> {
+        let id = identity::load_or_create(&config.identity_file)?;
+        let ps = &config.page_store;
+        let options = Options {
+            size: ps.size,
+            reserved_size: ps.reserved_size,
+            page_size: ps.page_size,
+            evictor: match ps.evictor {
+                EvictorType::Lru => EvictorKind::Lru,
+                EvictorType::Lfu => EvictorKind::Lfu,
+                EvictorType::Fifo => EvictorKind::Fifo,
+            },
+            high_watermark: ps.high_watermark,
+            low_watermark: ps.low_watermark,
+            ..Options::new(&ps.dir)
+        };
+        let store = tokio::task::spawn_blocking(move || PageStore::open(options))
+            .await
+            .map_err(|e| WorkerError::Serve(std::io::Error::other(e)))??;
+        let ufs = Ufs::open(
+            &config.ufs.root,
+            UfsOptions {
+                s3_endpoint: config.ufs.s3_endpoint.clone(),
+                s3_region: Some(config.ufs.s3_region.clone()),
+                allow_http: config
+                    .ufs
+                    .s3_endpoint
+                    .as_deref()
+                    .is_some_and(|e| e.starts_with("http://")),
+                ..UfsOptions::default()
+            },
+        )?;
+        let bind = |port: u16| {
+            let addr = format!("{}:{port}", config.bind_host);
+            async move {
+                tokio::net::TcpListener::bind(&addr)
+                    .await
+                    .map_err(|source| WorkerError::Bind { addr, source })
+            }
+        };
+        let http = bind(config.port).await?;
+        let s3 = bind(config.s3_port).await?;
+        Ok(Worker {
+            ctx: WorkerContext {
+                id,
+                reader: Reader {
+                    store: Arc::new(store),
+                    ufs,
+                    metrics: WorkerMetrics::new(),
+                },
+            },
+            config: config.clone(),
+            http,
+            s3,
+        })
+    }
+
+    pub fn id(&self) -> &str {
+        &self.ctx.id
+    }
+
+    pub fn local_addrs(&self) -> std::io::Result<(SocketAddr, SocketAddr)> {
+        Ok((self.http.local_addr()?, self.s3.local_addr()?))
+    }
+
+    /// Serves both APIs and heartbeats until `shutdown` resolves.
+    pub async fn serve(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<(), WorkerError> {
+        let (http_addr, s3_addr) = self.local_addrs().map_err(WorkerError::Serve)?;
+        let address = format!("http://{}:{}", self.config.hostname, http_addr.port());
+        let s3_address = format!("http://{}:{}", self.config.hostname, s3_addr.port());
+        tracing::info!(worker = %self.ctx.id, %address, %s3_address, "worker listening");
+
+        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        let heartbeat = tokio::spawn(heartbeat_loop(
+            self.ctx.clone(),
+            self.config.clone(),
+            address,
+            s3_address,
+        ));
+        let s3_source = s3::CacheSource {
+            bucket: self.config.cluster_name.clone(),
+            reader: self.ctx.reader.clone(),
+        };
+        let wait = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
+            let _ = rx.wait_for(|stop| *stop).await;
+        };
+        let s3_server = axum::serve(self.s3, ringside_s3api::router(s3_source))
+            .with_graceful_shutdown(wait(stop_rx.clone()));
+        let http_server =
+            axum::serve(self.http, api::router(self.ctx)).with_graceful_shutdown(wait(stop_rx));
+        let servers =
+            async { tokio::try_join!(http_server.into_future(), s3_server.into_future()) };
+        tokio::pin!(servers);
+        tokio::select! {
+            result = &mut servers => { heartbeat.abort(); return result.map(|_| ()).map_err(WorkerError::Serve); }
+            () = shutdown => {}
+        }
+        heartbeat.abort();
+        let _ = stop_tx.send(true);
+        servers.await.map(|_| ()).map_err(WorkerError::Serve)
+    }
+}
+
+/// Tells the coordinator, every heartbeat interval, that this worker is
+/// alive and how full its page store is. Failures are logged and retried on
+/// the next beat: the coordinator may simply not be up yet.
+async fn heartbeat_loop(
+    ctx: WorkerContext,
+    config: WorkerConfig,
+    address: String,
+    s3_address: String,
+) {
+    let client = match reqwest::Client::builder()
+        .timeout(config.heartbeat_interval.max(Duration::from_secs(1)))
+        .build()
+    {
+        Ok(client) => client,
+        Err(error) => {
+            tracing::error!(%error, "cannot build the heartbeat client");
+            return;
+        }
+    };
+    let url = format!(
+        "{}{}/workers/heartbeat",
+        config.coordinator_address.trim_end_matches('/'),
+        ringside_api::API_PREFIX
+    );
+    let mut tick = tokio::time::interval(config.heartbeat_interval);
+    let mut healthy = None;
+    loop {
+        tick.tick().await;
+        let stats = ctx.reader.store.stats();
+        let beat = WorkerHeartbeat {
+            id: ctx.id.clone(),
+            address: address.clone(),
+            s3_address: s3_address.clone(),
+            capacity_bytes: stats.capacity_bytes,
+            used_bytes: stats.used_bytes,
+            pages: stats.pages,
+            version: crate::VERSION.to_string(),
+        };
+        let outcome = match client.post(&url).json(&beat).send().await {
+            Ok(r) if r.status().is_success() => Ok(()),
+            Ok(r) => Err(format!(
+                "{} answered {}: {}",
+                url,
+                r.status(),
+                r.text().await.unwrap_or_default()
+            )),
+            Err(e) => Err(format!("{url}: {e}")),
+        };
+        match (&outcome, healthy) {
+            (Ok(()), Some(true)) => {}
+            (Ok(()), _) => {
+                tracing::info!(coordinator = %config.coordinator_address, "registered with the coordinator")
+            }
+            (Err(error), Some(false)) => tracing::debug!(%error, "heartbeat failed"),
+            (Err(error), _) => tracing::warn!(%error, "heartbeat failed; retrying every interval"),
+        }
+        healthy = Some(outcome.is_ok());
+    }
+}

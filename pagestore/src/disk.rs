@@ -1,0 +1,407 @@
+//! The store's directory and the file operations on it. Everything is
+//! addressed relative to one open directory handle with names built on the
+//! stack ([`RelPath`]), so a read costs an `openat`, two `read`s and a
+//! `close`, and allocates only the page buffer.
+
+use std::fs::{self, File, TryLockError};
+use std::io::{self, Read, Write};
+use std::os::fd::OwnedFd;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use rustix::fs::{AtFlags, Mode, OFlags};
+
+use crate::error::PageStoreError;
+use crate::format::{
+    self, DecodeError, FORMAT_VERSION, HEADER_LEN, LOCK_FILE, MARKER_FILE, META_DIR, PAGES_DIR,
+    PageHeader, RelPath, TMP_DIR,
+};
+
+/// What reading a page found.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum ReadOutcome {
+    /// The payload is in the buffer and its checksum holds.
+    Hit,
+    /// No file under the page's name.
+    Missing,
+    /// The file is damaged; `inode` identifies the file that was read, so it
+    /// is not mistaken for a fresh copy written since.
+    Corrupt { inode: u64, reason: &'static str },
+}
+
+pub(crate) struct Disk {
+    dir: PathBuf,
+    root: OwnedFd,
+    /// Held (with its flock) for as long as the store is open.
+    _lock: File,
+    next_temp: AtomicU64,
+    sync: bool,
+    /// Test seam: this many coming temp-file writes fail with ENOSPC.
+    #[cfg(test)]
+    pub fail_writes: std::sync::atomic::AtomicU32,
+}
+
+impl Disk {
+    /// Opens (creating when needed) the store directory, checks its format
+    /// marker and takes its lock.
+    pub fn open(dir: &Path, sync: bool) -> Result<Disk, PageStoreError> {
+        fs::create_dir_all(dir)
+            .map_err(|e| PageStoreError::io("create the page store directory", dir, e))?;
+        let marker_path = dir.join(MARKER_FILE);
+        let has_marker = match fs::read(&marker_path) {
+            Ok(text) => match format::parse_marker(&text) {
+                Ok(version) if version == u32::from(FORMAT_VERSION) => true,
+                Ok(found) => {
+                    return Err(PageStoreError::UnsupportedFormat {
+                        path: marker_path,
+                        found,
+                        supported: u32::from(FORMAT_VERSION),
+                    });
+                }
+                Err(_) => {
+                    return Err(PageStoreError::NotAPageStore {
+                        dir: dir.to_path_buf(),
+                        found: format!("a {MARKER_FILE} file that is not a page store marker"),
+                    });
+                }
+            },
+            Err(e) if e.kind() == io::ErrorKind::NotFound => false,
+            Err(e) => return Err(PageStoreError::io("read", marker_path, e)),
+        };
+        if !has_marker {
+            // Our own subdirectories without a marker mean someone else's
+            // data, or a store whose marker was lost: either way not ours to
+            // delete from.
+            for sub in [PAGES_DIR, META_DIR] {
+                if dir.join(sub).exists() {
+                    return Err(PageStoreError::NotAPageStore {
+                        dir: dir.to_path_buf(),
+                        found: format!("a {sub} directory"),
+                    });
+                }
+            }
+        }
+
+        let lock_path = dir.join(LOCK_FILE);
+        let lock = fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .map_err(|e| PageStoreError::io("open the lock file", &lock_path, e))?;
+        match lock.try_lock() {
+            Ok(()) => {}
+            Err(TryLockError::WouldBlock) => {
+                return Err(PageStoreError::Locked {
+                    dir: dir.to_path_buf(),
+                });
+            }
+            Err(TryLockError::Error(e)) => {
+                return Err(PageStoreError::io("lock", lock_path, e));
+            }
+        }
+
+        let root = rustix::fs::open(
+            dir,
+            OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+            Mode::empty(),
+        )
+        .map_err(|e| PageStoreError::io("open", dir, e.into()))?;
+        let disk = Disk {
+            dir: dir.to_path_buf(),
+            root,
+            _lock: lock,
+            next_temp: AtomicU64::new(0),
+            sync,
+            #[cfg(test)]
+            fail_writes: std::sync::atomic::AtomicU32::new(0),
+        };
+
+        let tmp = dir.join(TMP_DIR);
+        fs::create_dir_all(&tmp).map_err(|e| PageStoreError::io("create directory", tmp, e))?;
+        if !has_marker {
+            // Before the page and meta directories, so that a crash in
+            // between leaves a directory the next open completes rather than
+            // one it refuses as foreign.
+            disk.write_marker()
+                .map_err(|e| PageStoreError::io("write", &marker_path, e))?;
+        }
+        for shard in 0..format::SHARDS {
+            for sub in [PAGES_DIR, META_DIR] {
+                let path = dir.join(sub).join(format::shard_name(shard));
+                fs::create_dir_all(&path)
+                    .map_err(|e| PageStoreError::io("create directory", path, e))?;
+            }
+        }
+        Ok(disk)
+    }
+
+    fn write_marker(&self) -> io::Result<()> {
+        let temp = self.write_temp(&[format::marker_text().as_bytes()])?;
+        rustix::fs::renameat(&self.root, temp.as_cstr(), &self.root, MARKER_FILE)?;
+        rustix::fs::fsync(&self.root)?;
+        Ok(())
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The absolute path of `rel`, for messages.
+    pub fn path_of(&self, rel: &RelPath) -> PathBuf {
+        self.dir.join(rel.as_str())
+    }
+
+    /// Reads the page stored under `rel` into `buf` and checks that it is
+    /// page `index` of file `id`, `len` bytes long, with a valid checksum.
+    pub fn read_page(
+        &self,
+        rel: &RelPath,
+        id: u128,
+        index: u32,
+        len: u32,
+        buf: &mut Vec<u8>,
+    ) -> io::Result<ReadOutcome> {
+        buf.clear();
+        let fd = match rustix::fs::openat(
+            &self.root,
+            rel.as_cstr(),
+            OFlags::RDONLY | OFlags::CLOEXEC,
+            Mode::empty(),
+        ) {
+            Ok(fd) => fd,
+            Err(rustix::io::Errno::NOENT) => return Ok(ReadOutcome::Missing),
+            Err(e) => return Err(e.into()),
+        };
+        let file = File::from(fd);
+        let corrupt = |file: &File, reason| -> io::Result<ReadOutcome> {
+            let inode = rustix::fs::fstat(file)?.st_ino;
+            Ok(ReadOutcome::Corrupt { inode, reason })
+        };
+        let mut raw = [0u8; HEADER_LEN];
+        match (&file).read_exact(&mut raw) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => {
+                return corrupt(&file, "page is shorter than its header");
+            }
+            Err(e) => return Err(e),
+        }
+        let header = match PageHeader::decode(&raw) {
+            Ok(header) => header,
+            Err(DecodeError::Invalid(reason)) => return corrupt(&file, reason),
+            Err(DecodeError::UnknownVersion(_)) => {
+                return corrupt(&file, "page header has an unknown format version");
+            }
+        };
+        if header.file_id != id
+            || header.index != u64::from(index)
+            || header.payload_len != u64::from(len)
+        {
+            return corrupt(&file, "page header does not match the page it is stored as");
+        }
+        buf.reserve_exact(len as usize);
+        // take + read_to_end fills the spare capacity without zeroing it
+        // first, and the exact reservation means no reallocation.
+        (&file).take(u64::from(len)).read_to_end(buf)?;
+        if !header.matches(buf) {
+            buf.clear();
+            return corrupt(&file, "page checksum mismatch");
+        }
+        Ok(ReadOutcome::Hit)
+    }
+
+    /// Writes `chunks` to a new temporary file and flushes it to disk.
+    /// Returns the temporary file's name, for [`Disk::install`].
+    pub fn write_temp(&self, chunks: &[&[u8]]) -> io::Result<RelPath> {
+        let (temp, fd) = loop {
+            let temp = RelPath::temp(self.next_temp.fetch_add(1, Ordering::Relaxed));
+            match rustix::fs::openat(
+                &self.root,
+                temp.as_cstr(),
+                OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::CLOEXEC,
+                Mode::from_raw_mode(0o644),
+            ) {
+                Ok(fd) => break (temp, fd),
+                Err(rustix::io::Errno::EXIST) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        };
+        let mut file = File::from(fd);
+        let written = (|| {
+            #[cfg(test)]
+            if self
+                .fail_writes
+                .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+                .is_ok()
+            {
+                return Err(io::Error::from_raw_os_error(28));
+            }
+            for chunk in chunks {
+                file.write_all(chunk)?;
+            }
+            // The data must be on disk before the rename makes it visible
+            // under its final name, or a crash could leave a page whose
+            // name promises content that never reached the disk.
+            if self.sync { file.sync_data() } else { Ok(()) }
+        })();
+        drop(file);
+        match written {
+            Ok(()) => Ok(temp),
+            Err(e) => {
+                let _ = self.remove(&temp);
+                Err(e)
+            }
+        }
+    }
+
+    /// Renames a temporary file to its final name, atomically replacing any
+    /// file there. The temporary file is removed if that fails.
+    pub fn install(&self, temp: &RelPath, dest: &RelPath) -> io::Result<()> {
+        let renamed = rustix::fs::renameat(&self.root, temp.as_cstr(), &self.root, dest.as_cstr());
+        if let Err(e) = renamed {
+            let _ = self.remove(temp);
+            return Err(e.into());
+        }
+        Ok(())
+    }
+
+    /// Deletes a file; one already gone is fine.
+    pub fn remove(&self, rel: &RelPath) -> io::Result<()> {
+        match rustix::fs::unlinkat(&self.root, rel.as_cstr(), AtFlags::empty()) {
+            Ok(()) | Err(rustix::io::Errno::NOENT) => Ok(()),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// The inode number of the file under `rel`, or `None` when there is none.
+    pub fn inode(&self, rel: &RelPath) -> io::Result<Option<u64>> {
+        match rustix::fs::statat(&self.root, rel.as_cstr(), AtFlags::SYMLINK_NOFOLLOW) {
+            Ok(stat) => Ok(Some(stat.st_ino)),
+            Err(rustix::io::Errno::NOENT) => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Flushes a directory, making renames into it durable.
+    pub fn sync_dir(&self, rel: &RelPath) -> io::Result<()> {
+        if !self.sync {
+            return Ok(());
+        }
+        let fd = rustix::fs::openat(
+            &self.root,
+            rel.as_cstr(),
+            OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+            Mode::empty(),
+        )?;
+        rustix::fs::fsync(&fd)?;
+        Ok(())
+    }
+
+    /// Bytes an unprivileged process can still allocate on the store's disk.
+    pub fn free_bytes(&self) -> io::Result<u64> {
+        let stat = rustix::fs::fstatvfs(&self.root)?;
+        Ok(stat.f_bavail.saturating_mul(stat.f_frsize))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refuses_foreign_and_future_directories() {
+        let dir = tempfile::tempdir().unwrap();
+        fs::create_dir(dir.path().join("pages")).unwrap();
+        let error = Disk::open(dir.path(), true).err().unwrap();
+        assert!(
+            matches!(error, PageStoreError::NotAPageStore { .. }),
+            "{error}"
+        );
+        assert!(
+            error
+                .to_string()
+                .contains("it has a pages directory but no ringside-pagestore marker")
+        );
+
+        let dir = tempfile::tempdir().unwrap();
+        fs::write(
+            dir.path().join(MARKER_FILE),
+            "ringside page store\nformat 2\n",
+        )
+        .unwrap();
+        let error = Disk::open(dir.path(), true).err().unwrap();
+        assert!(
+            matches!(
+                error,
+                PageStoreError::UnsupportedFormat {
+                    found: 2,
+                    supported: 1,
+                    ..
+                }
+            ),
+            "{error}"
+        );
+        assert!(dir.path().join(MARKER_FILE).exists());
+    }
+
+    #[test]
+    fn second_open_is_locked_out() {
+        let dir = tempfile::tempdir().unwrap();
+        let first = Disk::open(dir.path(), true).unwrap();
+        let error = Disk::open(dir.path(), true).err().unwrap();
+        assert!(matches!(error, PageStoreError::Locked { .. }), "{error}");
+        drop(first);
+        assert!(Disk::open(dir.path(), true).is_ok());
+    }
+
+    #[test]
+    fn pages_round_trip_and_damage_is_reported() {
+        let dir = tempfile::tempdir().unwrap();
+        let disk = Disk::open(dir.path(), true).unwrap();
+        let rel = RelPath::page(42, 3);
+        let header = PageHeader::for_payload(42, 3, b"payload");
+        let temp = disk.write_temp(&[&header.encode(), b"payload"]).unwrap();
+        disk.install(&temp, &rel).unwrap();
+        let mut buf = Vec::new();
+        assert_eq!(
+            disk.read_page(&rel, 42, 3, 7, &mut buf).unwrap(),
+            ReadOutcome::Hit
+        );
+        assert_eq!(buf, b"payload");
+        assert!(matches!(
+            disk.read_page(&rel, 42, 4, 7, &mut buf).unwrap(),
+            ReadOutcome::Corrupt { .. }
+        ));
+        assert_eq!(
+            disk.read_page(&RelPath::page(42, 4), 42, 4, 7, &mut buf)
+                .unwrap(),
+            ReadOutcome::Missing
+        );
+        let path = disk.path_of(&rel);
+        let mut bytes = fs::read(&path).unwrap();
+        *bytes.last_mut().unwrap() ^= 1;
+        fs::write(&path, &bytes).unwrap();
+        let inode = disk.inode(&rel).unwrap().unwrap();
+        assert_eq!(
+            disk.read_page(&rel, 42, 3, 7, &mut buf).unwrap(),
+            ReadOutcome::Corrupt {
+                inode,
+                reason: "page checksum mismatch"
+            }
+        );
+        assert!(buf.is_empty());
+        fs::write(&path, &bytes[..10]).unwrap();
+        assert!(matches!(
+            disk.read_page(&rel, 42, 3, 7, &mut buf).unwrap(),
+            ReadOutcome::Corrupt {
+                reason: "page is shorter than its header",
+                ..
+            }
+        ));
+        disk.remove(&rel).unwrap();
+        disk.remove(&rel).unwrap();
+        assert_eq!(disk.inode(&rel).unwrap(), None);
+        assert!(disk.free_bytes().unwrap() > 0);
+        disk.sync_dir(&RelPath::meta_dir(0)).unwrap();
+    }
+}

@@ -1,0 +1,496 @@
+//! A three-worker cluster started from the CLI, reading a local-directory
+//! UFS through the cache: every read compared byte for byte with the UFS,
+//! through misses, hits, a corrupted page, a worker kill and restarts.
+
+use std::{
+    path::{Path, PathBuf},
+    process::Command,
+    time::Duration,
+};
+
+use reqwest::{StatusCode, blocking::Client};
+use ringside_api::{WorkerState, WorkerView};
+use ringside_tests::{
+    Daemon, eventually, free_port, ringside, start_coordinator_with, start_worker,
+};
+
+const PAGE: usize = 64 * 1024;
+
+struct Cluster {
+    dir: tempfile::TempDir,
+    ufs: PathBuf,
+    coordinator: Daemon,
+    properties: Vec<String>,
+    http: Client,
+}
+
+impl Cluster {
+    fn start() -> (Cluster, Vec<Daemon>) {
+        let dir = tempfile::tempdir().unwrap();
+        let ufs = dir.path().join("ufs");
+        write_sample(&ufs);
+        let port = free_port();
+        let properties = vec![
+            "ringside.cluster.name=dp".to_string(),
+            format!("ringside.ufs.root={}", ufs.display()),
+            format!("ringside.coordinator.address=http://127.0.0.1:{port}"),
+            format!("ringside.worker.pagestore.page.size={PAGE}"),
+            "ringside.worker.pagestore.size=16MiB".to_string(),
+            "ringside.worker.pagestore.reserved.size=4MiB".to_string(),
+            "ringside.worker.heartbeat.interval=200ms".to_string(),
+            "ringside.worker.failure.detection.timeout=2s".to_string(),
+            "ringside.worker.offline.removal.timeout=1h".to_string(),
+        ];
+        let coordinator = start_coordinator_with("dp", dir.path(), port, &properties);
+        let workers = ["w1", "w2", "w3"]
+            .iter()
+            .map(|name| start_worker(name, dir.path(), &properties))
+            .collect();
+        let cluster = Cluster {
+            dir,
+            ufs,
+            coordinator,
+            properties,
+            http: Client::new(),
+        };
+        assert!(
+            eventually(Duration::from_secs(10), || cluster.online().len() == 3),
+            "three workers never came ONLINE"
+        );
+        (cluster, workers)
+    }
+
+    fn workers(&self) -> Vec<WorkerView> {
+        self.http
+            .get(format!("{}/api/v1/workers", self.coordinator.url))
+            .send()
+            .unwrap()
+            .json()
+            .unwrap()
+    }
+
+    fn online(&self) -> Vec<WorkerView> {
+        self.workers()
+            .into_iter()
+            .filter(|w| w.state == WorkerState::Online)
+            .collect()
+    }
+
+    fn epoch(&self) -> u64 {
+        let ring: serde_json::Value = self
+            .http
+            .get(format!("{}/api/v1/ring", self.coordinator.url))
+            .send()
+            .unwrap()
+            .json()
+            .unwrap();
+        ring["epoch"].as_u64().unwrap()
+    }
+
+    fn cli(&self, args: &[&str]) -> std::process::Output {
+        let mut command: Command = ringside(&self.properties);
+        command.args(args).output().unwrap()
+    }
+
+    /// `ringside fs cat` of every sample file equals the UFS's bytes.
+    fn cat_all(&self) -> Vec<String> {
+        let mut warnings = Vec::new();
+        for (name, expected) in samples(&self.ufs) {
+            let out = self.cli(&["fs", "cat", &name]);
+            assert!(
+                out.status.success(),
+                "cat {name}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            assert!(
+                out.stdout == expected,
+                "cat {name}: {} bytes, expected {}",
+                out.stdout.len(),
+                expected.len()
+            );
+            warnings.push(String::from_utf8_lossy(&out.stderr).into_owned());
+        }
+        warnings
+    }
+
+    fn worker_metric(&self, worker: &str, name: &str) -> u64 {
+        let text = self
+            .http
+            .get(format!("{worker}/metrics"))
+            .send()
+            .unwrap()
+            .text()
+            .unwrap();
+        text.lines()
+            .find_map(|l| {
+                l.strip_prefix(name)
+                    .and_then(|v| v.trim().parse::<f64>().ok())
+            })
+            .unwrap_or_else(|| panic!("{name} missing from {worker}/metrics")) as u64
+    }
+}
+
+/// Files at the edges of the page layout, and names people really use.
+fn write_sample(ufs: &Path) {
+    let bytes = |n: usize, seed: u8| {
+        (0..n)
+            .map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed))
+            .collect::<Vec<u8>>()
+    };
+    let files: Vec<(&str, Vec<u8>)> = vec![
+        ("empty", Vec::new()),
+        ("one-byte", vec![42]),
+        ("page-minus-one", bytes(PAGE - 1, 1)),
+        ("page", bytes(PAGE, 2)),
+        ("page-plus-one", bytes(PAGE + 1, 3)),
+        ("nested/deeper/many pages.bin", bytes(PAGE * 7 + 123, 4)),
+        ("données/été 2024.txt", b"bonjour".to_vec()),
+    ];
+    for (name, content) in files {
+        let path = ufs.join("data").join(name);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, content).unwrap();
+    }
+}
+
+fn samples(ufs: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut out = Vec::new();
+    let mut stack = vec![ufs.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                let name = format!("/{}", path.strip_prefix(ufs).unwrap().display());
+                out.push((name, std::fs::read(&path).unwrap()));
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+#[test]
+fn reads_are_right_through_misses_hits_corruption_kills_and_restarts() {
+    let (cluster, mut workers) = Cluster::start();
+    let epoch_before = cluster.epoch();
+
+    // Cold, then warm: both byte for byte.
+    cluster.cat_all();
+    let warnings = cluster.cat_all();
+    assert!(
+        warnings.iter().all(String::is_empty),
+        "no fallback while all are up: {warnings:?}"
+    );
+    let cached: u64 = workers
+        .iter()
+        .map(|w| cluster.worker_metric(&w.url, "ringside_worker_bytes_read_cache_total"))
+        .sum();
+    let missed: u64 = workers
+        .iter()
+        .map(|w| cluster.worker_metric(&w.url, "ringside_worker_bytes_read_ufs_total"))
+        .sum();
+    let total: u64 = samples(&cluster.ufs)
+        .iter()
+        .map(|(_, b)| b.len() as u64)
+        .sum();
+    assert_eq!(
+        missed, total,
+        "the first pass misses every byte exactly once"
+    );
+    assert_eq!(cached, total, "the second pass hits every byte");
+
+    // Ranged reads straight from a worker's HTTP API.
+    let many = std::fs::read(cluster.ufs.join("data/nested/deeper/many pages.bin")).unwrap();
+    let url = format!(
+        "{}/api/v1/files/data/nested/deeper/many%20pages.bin",
+        workers[0].url
+    );
+    for (range, from, to) in [
+        ("bytes=0-0", 0, 1),
+        (
+            &format!("bytes={}-{}", PAGE - 10, PAGE + 10) as &str,
+            PAGE - 10,
+            PAGE + 11,
+        ),
+        ("bytes=-100", many.len() - 100, many.len()),
+        (
+            &format!("bytes={}-", PAGE * 7) as &str,
+            PAGE * 7,
+            many.len(),
+        ),
+    ] {
+        let response = cluster
+            .http
+            .get(&url)
+            .header("range", range)
+            .send()
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::PARTIAL_CONTENT, "{range}");
+        assert!(response.bytes().unwrap() == many[from..to], "{range}");
+    }
+    let past = cluster
+        .http
+        .get(&url)
+        .header("range", format!("bytes={}-", many.len()))
+        .send()
+        .unwrap();
+    assert_eq!(past.status(), StatusCode::RANGE_NOT_SATISFIABLE);
+    assert_eq!(
+        past.headers()["content-range"],
+        format!("bytes */{}", many.len()).as_str()
+    );
+    // HTTP clients fold a literal `..` away before sending, so these go out
+    // on a raw socket, exactly as written.
+    for bad in [
+        "data/../../etc/passwd",
+        "data/%2e%2e/%2e%2e/etc/passwd",
+        "data/..%2fsecret",
+        "%2e%2e",
+        "data/%00",
+    ] {
+        assert_eq!(
+            raw_get_status(&workers[0].url, &format!("/api/v1/files/{bad}")),
+            400,
+            "{bad}"
+        );
+    }
+    let missing = cluster
+        .http
+        .get(format!("{}/api/v1/files/data/nope", workers[0].url))
+        .send()
+        .unwrap();
+    assert_eq!(missing.status(), StatusCode::NOT_FOUND);
+
+    // A corrupted page on disk is detected, dropped, refetched and counted.
+    let corrupted = corrupt_one_page(cluster.dir.path());
+    cluster.cat_all();
+    let failures: u64 = workers
+        .iter()
+        .map(|w| cluster.worker_metric(&w.url, "ringside_worker_pagestore_checksum_failures_total"))
+        .sum();
+    assert!(
+        failures >= 1,
+        "corrupting {} was not detected",
+        corrupted.display()
+    );
+
+    // Every endpoint's metrics pass promtool.
+    for url in workers
+        .iter()
+        .map(|w| &w.url)
+        .chain([&cluster.coordinator.url])
+    {
+        let text = cluster
+            .http
+            .get(format!("{url}/metrics"))
+            .send()
+            .unwrap()
+            .text()
+            .unwrap();
+        promtool_check(&text);
+    }
+
+    // Kill a worker: reads go on (from the UFS, said on stderr), it turns
+    // OFFLINE after the failure detection timeout, and the ring moves on.
+    let killed = workers.remove(1);
+    let killed_id = cluster
+        .workers()
+        .into_iter()
+        .find(|w| w.heartbeat.address == killed.url)
+        .unwrap()
+        .heartbeat
+        .id;
+    killed.stop();
+    let warnings = cluster.cat_all();
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w.contains("reading") && w.contains("from the UFS directly")),
+        "{warnings:?}"
+    );
+    assert!(
+        eventually(Duration::from_secs(10), || cluster.online().len() == 2),
+        "the killed worker never went OFFLINE"
+    );
+    // The ring follows within one membership refresh (a second).
+    assert!(eventually(Duration::from_secs(5), || cluster.epoch() > epoch_before));
+    let warnings = cluster.cat_all();
+    assert!(
+        warnings.iter().all(String::is_empty),
+        "after the ring moved on, reads go to live owners: {warnings:?}"
+    );
+    let nodes = cluster.cli(&["info", "nodes"]);
+    let listing = String::from_utf8_lossy(&nodes.stdout);
+    assert!(
+        listing
+            .lines()
+            .any(|l| l.contains(&killed_id) && l.contains("OFFLINE")),
+        "{listing}"
+    );
+
+    // Restart with the same identity file: the same id comes back.
+    workers.push(start_worker("w2", cluster.dir.path(), &cluster.properties));
+    assert!(eventually(Duration::from_secs(10), || cluster
+        .online()
+        .len()
+        == 3));
+    assert_eq!(
+        cluster.workers().len(),
+        3,
+        "no stale entry: the worker rejoined under its id"
+    );
+    assert!(cluster.online().iter().any(|w| w.heartbeat.id == killed_id));
+    cluster.cat_all();
+
+    // Without its identity file a worker is new; the old id goes OFFLINE and
+    // `process remove-worker` removes it for good.
+    let w3 = workers.remove(1);
+    let old_id = cluster
+        .workers()
+        .into_iter()
+        .find(|w| w.heartbeat.address == w3.url)
+        .unwrap()
+        .heartbeat
+        .id;
+    w3.stop();
+    std::fs::remove_file(cluster.dir.path().join("w3/identity")).unwrap();
+    workers.push(start_worker("w3", cluster.dir.path(), &cluster.properties));
+    assert!(eventually(Duration::from_secs(10), || {
+        let ws = cluster.workers();
+        ws.len() == 4
+            && ws
+                .iter()
+                .any(|w| w.heartbeat.id == old_id && w.state == WorkerState::Offline)
+    }));
+    let removed = cluster.cli(&["process", "remove-worker", "--name", &old_id]);
+    assert!(
+        removed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&removed.stderr)
+    );
+    assert_eq!(cluster.workers().len(), 3);
+    let again = cluster.cli(&["process", "remove-worker", "--name", &old_id]);
+    assert!(!again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("no worker with id"));
+    cluster.cat_all();
+}
+
+#[test]
+fn a_stock_s3_sdk_reads_through_a_worker() {
+    let (cluster, _workers) = Cluster::start();
+    let s3 = cluster.online()[0].heartbeat.s3_address.clone();
+    let script = r#"
+import sys, boto3
+from botocore.config import Config
+from botocore.exceptions import ClientError
+endpoint, ufs = sys.argv[1], sys.argv[2]
+s3 = boto3.client("s3", endpoint_url=endpoint, aws_access_key_id="k", aws_secret_access_key="s",
+                  region_name="us-east-1", config=Config(s3={"addressing_style": "path"}))
+assert [b["Name"] for b in s3.list_buckets()["Buckets"]] == ["dp"]
+page = s3.list_objects_v2(Bucket="dp", Prefix="data/", Delimiter="/")
+keys = [o["Key"] for o in page.get("Contents", [])]
+prefixes = [p["Prefix"] for p in page.get("CommonPrefixes", [])]
+assert "data/page" in keys and "data/nested/" in prefixes and "data/données/" in prefixes, (keys, prefixes)
+everything = s3.list_objects_v2(Bucket="dp", Prefix="data/")
+assert len(everything["Contents"]) == 7, everything
+for obj in everything["Contents"]:
+    want = open(ufs + "/" + obj["Key"], "rb").read()
+    assert s3.get_object(Bucket="dp", Key=obj["Key"])["Body"].read() == want, obj["Key"]
+    assert s3.head_object(Bucket="dp", Key=obj["Key"])["ContentLength"] == len(want)
+many = open(ufs + "/data/nested/deeper/many pages.bin", "rb").read()
+got = s3.get_object(Bucket="dp", Key="data/nested/deeper/many pages.bin", Range="bytes=65530-65545")["Body"].read()
+assert got == many[65530:65546]
+try:
+    s3.get_object(Bucket="dp", Key="data/nope")
+    raise SystemExit("missing key did not fail")
+except ClientError as e:
+    assert e.response["Error"]["Code"] == "NoSuchKey"
+print("s3 ok")
+"#;
+    let out = Command::new("python3")
+        .args(["-c", script, &s3, cluster.ufs.to_str().unwrap()])
+        .output()
+        .expect("python3 with boto3 (pip install boto3)");
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// The status code of a GET sent byte for byte as given.
+fn raw_get_status(base: &str, target: &str) -> u16 {
+    use std::io::{Read, Write};
+    let addr = base.trim_start_matches("http://");
+    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    write!(
+        stream,
+        "GET {target} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).unwrap();
+    answer
+        .split(' ')
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .unwrap_or(0)
+}
+
+fn corrupt_one_page(dir: &Path) -> PathBuf {
+    let mut stack = vec![
+        dir.join("w1/pages"),
+        dir.join("w2/pages"),
+        dir.join("w3/pages"),
+    ];
+    let mut biggest: Option<(u64, PathBuf)> = None;
+    while let Some(d) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for entry in entries {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                let len = path.metadata().unwrap().len();
+                if biggest.as_ref().is_none_or(|(l, _)| len > *l) {
+                    biggest = Some((len, path));
+                }
+            }
+        }
+    }
+    let (len, path) = biggest.expect("some cached page on disk");
+    let mut bytes = std::fs::read(&path).unwrap();
+    let at = (len / 2) as usize;
+    bytes[at] ^= 0xff;
+    std::fs::write(&path, bytes).unwrap();
+    path
+}
+
+fn promtool_check(text: &str) {
+    use std::io::Write;
+    let mut child = Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("promtool (apt-get install prometheus)");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(text.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "promtool: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
