@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# `make run`: starts the console and three local demo clusters, registers
-# the clusters in the console, and prints its URL. Ctrl-C stops every
+# `make run`: starts the console and three local demo clusters (a
+# coordinator and three workers each, caching a sample dataset from a local
+# directory), registers the clusters in the console, and prints its URL. Ctrl-C stops every
 # process this script started. State lives under .run/demo, so a second run
 # finds the same clusters (same ids) and the same console database.
 set -euo pipefail
@@ -10,6 +11,7 @@ BIN_DIR=${RINGSIDE_BIN_DIR:-${CARGO_TARGET_DIR:-target}/debug}
 STATE=${RINGSIDE_DEMO_DIR:-.run/demo}
 CONSOLE_PORT=${RINGSIDE_DEMO_CONSOLE_PORT:-3000}
 CLUSTERS=("eu-west:20001:region=eu" "us-east:20002:region=us" "ap-south:20003:region=ap")
+WORKERS=3
 
 pids=()
 stop_all() {
@@ -33,6 +35,17 @@ wait_healthy() {
   exit 1
 }
 
+# A small sample dataset: what the demo clusters cache.
+UFS="$PWD/$STATE/ufs"
+if [ ! -d "$UFS/datasets" ]; then
+  mkdir -p "$UFS/datasets/images-mini" "$UFS/models"
+  for i in $(seq -w 0 23); do
+    head -c $((256 * 1024 + i * 4096)) /dev/urandom > "$UFS/datasets/images-mini/part-00$i.bin"
+  done
+  head -c $((3 * 1024 * 1024)) /dev/urandom > "$UFS/models/checkpoint.bin"
+  echo "Sample data for the Ringside demo clusters." > "$UFS/README.txt"
+fi
+
 mkdir -p "$STATE/logs"
 for spec in "${CLUSTERS[@]}"; do
   IFS=: read -r name port _labels <<<"$spec"
@@ -41,12 +54,27 @@ for spec in "${CLUSTERS[@]}"; do
   cat > "$conf/ringside-site.properties" <<PROPS
 # Demo cluster $name, written by scripts/demo.sh
 ringside.cluster.name=$name
+ringside.ufs.root=$UFS
 ringside.coordinator.bind.host=127.0.0.1
 ringside.coordinator.port=$port
+ringside.coordinator.address=http://127.0.0.1:$port
 ringside.coordinator.metastore.dir=$PWD/$STATE/$name/metastore
+ringside.worker.bind.host=127.0.0.1
+ringside.worker.pagestore.size=64MiB
+ringside.worker.pagestore.reserved.size=8MiB
 PROPS
   "$BIN_DIR/ringside" --conf "$conf" process start coordinator > "$STATE/logs/$name.log" 2>&1 &
   pids+=($!)
+  for w in $(seq 1 $WORKERS); do
+    wdir="$PWD/$STATE/$name/worker-$w"
+    "$BIN_DIR/ringside" --conf "$conf" \
+      --set "ringside.worker.port=$((port + 100 * w))" \
+      --set "ringside.worker.s3.port=$((port + 100 * w + 50))" \
+      --set "ringside.worker.pagestore.dir=$wdir/pages" \
+      --set "ringside.worker.identity.uuid.file.path=$wdir/identity" \
+      process start worker > "$STATE/logs/$name-worker-$w.log" 2>&1 &
+    pids+=($!)
+  done
 done
 
 "$BIN_DIR/ringside-console" --listen "127.0.0.1:$CONSOLE_PORT" --data-dir "$STATE/console" \
@@ -72,6 +100,8 @@ done
 
 echo
 echo "Ringside console: $CONSOLE"
-echo "three demo clusters are up; logs in $STATE/logs; Ctrl-C stops everything"
+echo "three demo clusters are up, $WORKERS workers each; logs in $STATE/logs; Ctrl-C stops everything"
+echo "try: $BIN_DIR/ringside --conf $STATE/eu-west/conf info nodes"
+echo "     $BIN_DIR/ringside --conf $STATE/eu-west/conf fs ls /datasets/images-mini"
 wait -n "${pids[@]}"
 echo "a process exited on its own; see $STATE/logs" >&2

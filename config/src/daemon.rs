@@ -123,6 +123,9 @@ pub struct WorkerConfig {
     pub identity_file: PathBuf,
     /// How often it reports to its membership backend.
     pub heartbeat_interval: Duration,
+    /// Silence after which the cluster marks it OFFLINE; in ETCD membership
+    /// this is the TTL of its lease.
+    pub failure_detection_timeout: Duration,
     /// Where the member list is kept.
     pub membership: MembershipType,
     /// etcd endpoints, used when `membership` is ETCD.
@@ -237,6 +240,7 @@ impl WorkerConfig {
             page_store: PageStoreConfig::from_site(site),
             identity_file: site.get(keys::WORKER_IDENTITY_UUID_FILE_PATH),
             heartbeat_interval: site.get(keys::WORKER_HEARTBEAT_INTERVAL),
+            failure_detection_timeout: site.get(keys::WORKER_FAILURE_DETECTION_TIMEOUT),
             membership: site.get(keys::WORKER_MEMBERSHIP_MANAGER_TYPE),
             etcd_endpoints: site.get(keys::ETCD_ENDPOINTS),
             coordinator_address: site.get(keys::COORDINATOR_ADDRESS),

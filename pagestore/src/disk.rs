@@ -26,7 +26,31 @@ pub(crate) enum ReadOutcome {
     Missing,
     /// The file is damaged; `inode` identifies the file that was read, so it
     /// is not mistaken for a fresh copy written since.
-    Corrupt { inode: u64, reason: &'static str },
+    Corrupt {
+        inode: FileIdentity,
+        reason: &'static str,
+    },
+}
+
+/// Tells one file from another under the same name: the inode number, and
+/// the modification time in case the file system hands a freed inode number
+/// straight to the next new file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct FileIdentity {
+    ino: u64,
+    mtime: (i64, u64),
+}
+
+impl FileIdentity {
+    // The field types differ between targets (and are already 64-bit on
+    // some), hence the casts.
+    #[allow(clippy::unnecessary_cast)]
+    fn of(stat: &rustix::fs::Stat) -> FileIdentity {
+        FileIdentity {
+            ino: stat.st_ino as u64,
+            mtime: (stat.st_mtime as i64, stat.st_mtime_nsec as u64),
+        }
+    }
 }
 
 pub(crate) struct Disk {
@@ -175,7 +199,7 @@ impl Disk {
         };
         let file = File::from(fd);
         let corrupt = |file: &File, reason| -> io::Result<ReadOutcome> {
-            let inode = rustix::fs::fstat(file)?.st_ino;
+            let inode = FileIdentity::of(&rustix::fs::fstat(file)?);
             Ok(ReadOutcome::Corrupt { inode, reason })
         };
         let mut raw = [0u8; HEADER_LEN];
@@ -200,9 +224,20 @@ impl Disk {
             return corrupt(&file, "page header does not match the page it is stored as");
         }
         buf.reserve_exact(len as usize);
-        // take + read_to_end fills the spare capacity without zeroing it
-        // first, and the exact reservation means no reallocation.
-        (&file).take(u64::from(len)).read_to_end(buf)?;
+        // Straight into the spare capacity: no zeroing first, and one
+        // syscall for the whole page where std's read_to_end would probe
+        // with growing chunks.
+        // A valid page ends at the payload, so filling more than `len`
+        // (a reused buffer may have room) only happens to a damaged page,
+        // which the length check below then rejects.
+        while buf.len() < len as usize {
+            match rustix::io::read(&file, rustix::buffer::spare_capacity(buf)) {
+                Ok(0) => break,
+                Ok(_) => {}
+                Err(rustix::io::Errno::INTR) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
         if !header.matches(buf) {
             buf.clear();
             return corrupt(&file, "page checksum mismatch");
@@ -273,10 +308,10 @@ impl Disk {
         }
     }
 
-    /// The inode number of the file under `rel`, or `None` when there is none.
-    pub fn inode(&self, rel: &RelPath) -> io::Result<Option<u64>> {
+    /// Which file is under `rel` now, or `None` when there is none.
+    pub fn inode(&self, rel: &RelPath) -> io::Result<Option<FileIdentity>> {
         match rustix::fs::statat(&self.root, rel.as_cstr(), AtFlags::SYMLINK_NOFOLLOW) {
-            Ok(stat) => Ok(Some(stat.st_ino)),
+            Ok(stat) => Ok(Some(FileIdentity::of(&stat))),
             Err(rustix::io::Errno::NOENT) => Ok(None),
             Err(e) => Err(e.into()),
         }

@@ -72,12 +72,16 @@ pub(crate) fn rebuild(
                 // remembering every record's time.)
                 let other_path = dir.join(RelPath::meta(other).as_str());
                 let kept = fs::metadata(&other_path).ok();
-                if kept.as_ref().is_some_and(|kept| mtime_ns(kept) > mtime_ns(&meta)) {
+                if kept
+                    .as_ref()
+                    .is_some_and(|kept| mtime_ns(kept) > mtime_ns(&meta))
+                {
                     remove(path, "metadata record of a replaced version");
                     report.removed_orphans += 1;
                     return Ok(());
                 }
-                report.occupied_bytes -= kept.map_or(0, |m| allocated(&m)).min(report.occupied_bytes);
+                report.occupied_bytes -=
+                    kept.map_or(0, |m| allocated(&m)).min(report.occupied_bytes);
                 remove(&other_path, "metadata record of a replaced version");
                 report.removed_orphans += 1;
                 if let Ok(found) = by_id.find_entry(id_hash(other), |&s| s == slot) {

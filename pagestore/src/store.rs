@@ -24,7 +24,7 @@ use std::time::Instant;
 
 use tracing::{debug, info, warn};
 
-use crate::disk::{Disk, ReadOutcome};
+use crate::disk::{Disk, FileIdentity, ReadOutcome};
 use crate::error::{PageStoreError, is_disk_full};
 use crate::format::{MetaRecord, PageHeader, RelPath};
 use crate::index::{Begin, Garbage, Index};
@@ -300,10 +300,10 @@ impl PageStore {
     }
 
     /// Deletes a damaged or vanished page and unindexes it, unless a fresh
-    /// copy replaced it since it was read (`seen` is the inode that was
+    /// copy replaced it since it was read (`seen` is the file that was
     /// read, `None` when there was none). Returns whether the index still
     /// had the page.
-    fn discard(&self, path: &str, id: u128, page: u32, seen: Option<u64>) -> bool {
+    fn discard(&self, path: &str, id: u128, page: u32, seen: Option<FileIdentity>) -> bool {
         let rel = RelPath::page(id, page);
         let mut garbage = Garbage::default();
         let unindexed = {

@@ -113,6 +113,35 @@ fn round_trip_and_versions() {
 }
 
 #[test]
+fn reused_buffers_hold_exactly_the_page() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = PageStore::open(options(dir.path(), 64, 100)).unwrap();
+    let key = FileKey::new("/r", "1", 64 * 2 + 5);
+    for i in 0..3 {
+        put(&store, &key, i);
+    }
+    // A buffer with more room than the short last page, and stale content.
+    let mut buf = vec![0xee; 4096];
+    assert!(store.get_page_into(&key, 2, &mut buf).unwrap());
+    assert_eq!(buf, data(&key, 2, 64));
+    assert!(store.get_page_into(&key, 0, &mut buf).unwrap());
+    assert_eq!(buf, data(&key, 0, 64));
+    let other = FileKey::new("/r", "2", 64 * 2 + 5);
+    assert!(!store.get_page_into(&other, 0, &mut buf).unwrap());
+    assert!(buf.is_empty());
+    // A page file with bytes after its payload is damaged, even when the
+    // buffer has room for them.
+    let path = page_file(&store, &key, 2);
+    let mut bytes = fs::read(&path).unwrap();
+    bytes.extend_from_slice(b"trailing");
+    fs::write(&path, &bytes).unwrap();
+    let mut buf = Vec::with_capacity(4096);
+    assert!(!store.get_page_into(&key, 2, &mut buf).unwrap());
+    assert!(buf.is_empty());
+    assert_eq!(store.stats().checksum_failures_total, 1);
+}
+
+#[test]
 fn bad_pages_are_refused() {
     let dir = tempfile::tempdir().unwrap();
     let store = PageStore::open(options(dir.path(), 8, 100)).unwrap();

@@ -172,7 +172,7 @@ fn million_pages_fit_in_200_mib() {
         per_page(lower_bound)
     );
     println!(
-        "| index heap, as the index estimates it | {:.1} | {:.1} |",
+        "| index heap allocated (capacity, incl. untouched spare) | {:.1} | {:.1} |",
         mib(heap),
         per_page(heap)
     );

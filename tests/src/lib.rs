@@ -167,7 +167,11 @@ pub fn start_coordinator_with(name: &str, dir: &Path, port: u16, extra: &[String
 /// Starts a worker whose state (page store, identity file) lives under
 /// `dir/name`, with the cluster's shared properties and its own ports.
 pub fn start_worker(name: &str, dir: &Path, cluster: &[String]) -> Daemon {
-    let port = free_port();
+    start_worker_on(name, dir, cluster, free_port())
+}
+
+/// Like `start_worker`, on a given HTTP port.
+pub fn start_worker_on(name: &str, dir: &Path, cluster: &[String], port: u16) -> Daemon {
     let mut properties = cluster.to_vec();
     properties.extend([
         "ringside.worker.bind.host=127.0.0.1".to_string(),
@@ -227,4 +231,56 @@ pub fn eventually(timeout: Duration, mut check: impl FnMut() -> bool) -> bool {
         std::thread::sleep(Duration::from_millis(100));
     }
     false
+}
+
+/// A single-member etcd on free loopback ports, killed when dropped.
+pub struct Etcd {
+    pub url: String,
+    child: Child,
+}
+
+impl Etcd {
+    pub fn start(dir: &Path) -> Etcd {
+        let (client, peer) = (free_port(), free_port());
+        let url = format!("http://127.0.0.1:{client}");
+        let peer_url = format!("http://127.0.0.1:{peer}");
+        let log = std::fs::File::create(dir.join("etcd.log")).expect("etcd log");
+        let child = Command::new("etcd")
+            .args([
+                "--name",
+                "default",
+                "--data-dir",
+                &dir.join("etcd").display().to_string(),
+                "--listen-client-urls",
+                &url,
+                "--advertise-client-urls",
+                &url,
+                "--listen-peer-urls",
+                &peer_url,
+                "--initial-advertise-peer-urls",
+                &peer_url,
+                "--initial-cluster",
+                &format!("default={peer_url}"),
+            ])
+            .stdout(log.try_clone().expect("etcd log"))
+            .stderr(log)
+            .spawn()
+            .expect("etcd (apt-get install etcd-server)");
+        let etcd = Etcd { url, child };
+        assert!(
+            eventually(Duration::from_secs(20), || {
+                reqwest::blocking::get(format!("{}/health", etcd.url))
+                    .is_ok_and(|r| r.status().is_success())
+            }),
+            "etcd did not become healthy"
+        );
+        etcd
+    }
+}
+
+impl Drop for Etcd {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }

@@ -176,8 +176,23 @@ fn reads_are_right_through_misses_hits_corruption_kills_and_restarts() {
     let (cluster, mut workers) = Cluster::start();
     let epoch_before = cluster.epoch();
 
-    // Cold, then warm: both byte for byte.
+    // Cold, then warm: both byte for byte. Misses are cached in the
+    // background; wait for the caches to hold everything before the warm pass.
     cluster.cat_all();
+    let total: u64 = samples(&cluster.ufs)
+        .iter()
+        .map(|(_, b)| b.len() as u64)
+        .sum();
+    assert!(
+        eventually(Duration::from_secs(10), || {
+            workers
+                .iter()
+                .map(|w| cluster.worker_metric(&w.url, "ringside_worker_pagestore_used_bytes"))
+                .sum::<u64>()
+                == total
+        }),
+        "the cold pass did not leave every byte cached"
+    );
     let warnings = cluster.cat_all();
     assert!(
         warnings.iter().all(String::is_empty),
@@ -493,4 +508,203 @@ fn promtool_check(text: &str) {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+#[test]
+fn a_full_page_store_evicts_and_every_read_still_succeeds() {
+    let dir = tempfile::tempdir().unwrap();
+    let ufs = dir.path().join("ufs");
+    write_sample(&ufs);
+    // Twice the page store's capacity in one file.
+    let big: Vec<u8> = (0..2 * 1024 * 1024 + 7)
+        .map(|i: usize| (i % 251) as u8)
+        .collect();
+    std::fs::write(ufs.join("data/big.bin"), big).unwrap();
+    let port = free_port();
+    let properties = vec![
+        "ringside.cluster.name=small".to_string(),
+        format!("ringside.ufs.root={}", ufs.display()),
+        format!("ringside.coordinator.address=http://127.0.0.1:{port}"),
+        format!("ringside.worker.pagestore.page.size={PAGE}"),
+        "ringside.worker.pagestore.size=1MiB".to_string(),
+        "ringside.worker.pagestore.reserved.size=1MiB".to_string(),
+        "ringside.worker.heartbeat.interval=200ms".to_string(),
+    ];
+    let coordinator = start_coordinator_with("small", dir.path(), port, &properties);
+    let worker = start_worker("w1", dir.path(), &properties);
+    let cluster = Cluster {
+        dir,
+        ufs,
+        coordinator,
+        properties,
+        http: Client::new(),
+    };
+    assert!(eventually(Duration::from_secs(10), || cluster
+        .online()
+        .len()
+        == 1));
+    for _ in 0..3 {
+        cluster.cat_all();
+    }
+    let evictions = cluster.worker_metric(&worker.url, "ringside_worker_pagestore_evictions_total");
+    assert!(
+        evictions > 0,
+        "a page store smaller than the data must evict"
+    );
+    let used = cluster.worker_metric(&worker.url, "ringside_worker_pagestore_used_bytes");
+    assert!(used <= 1024 * 1024, "used {used} bytes of 1MiB");
+}
+
+/// A moto S3 server on a free loopback port, stopped on drop.
+struct Moto {
+    child: std::process::Child,
+    url: String,
+}
+
+impl Moto {
+    fn start() -> Moto {
+        let port = free_port();
+        let child = Command::new("moto_server")
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("moto_server (pip install \"moto[server]\")");
+        let url = format!("http://127.0.0.1:{port}");
+        assert!(
+            eventually(Duration::from_secs(20), || reqwest::blocking::get(&url)
+                .is_ok()),
+            "moto_server did not start"
+        );
+        Moto { child, url }
+    }
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn workers_cache_from_an_s3_ufs() {
+    let moto = Moto::start();
+    let dir = tempfile::tempdir().unwrap();
+    let local = dir.path().join("sample");
+    write_sample(&local);
+    // Upload the sample under a prefix with a stock SDK.
+    let upload = Command::new("python3")
+        .args([
+            "-c",
+            r#"
+import os, sys, boto3
+endpoint, root = sys.argv[1], sys.argv[2]
+s3 = boto3.client("s3", endpoint_url=endpoint, aws_access_key_id="testing", aws_secret_access_key="testing", region_name="us-east-1")
+s3.create_bucket(Bucket="training")
+for base, _, files in os.walk(root):
+    for f in files:
+        path = os.path.join(base, f)
+        s3.upload_file(path, "training", "corpus/" + os.path.relpath(path, root))
+"#,
+            &moto.url,
+            local.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        upload.status.success(),
+        "{}",
+        String::from_utf8_lossy(&upload.stderr)
+    );
+
+    let port = free_port();
+    let properties = vec![
+        "ringside.cluster.name=s3c".to_string(),
+        "ringside.ufs.root=s3://training/corpus".to_string(),
+        format!("ringside.ufs.s3.endpoint={}", moto.url),
+        format!("ringside.coordinator.address=http://127.0.0.1:{port}"),
+        format!("ringside.worker.pagestore.page.size={PAGE}"),
+        "ringside.worker.pagestore.size=16MiB".to_string(),
+        "ringside.worker.pagestore.reserved.size=4MiB".to_string(),
+        "ringside.worker.heartbeat.interval=200ms".to_string(),
+    ];
+    // moto's test credentials, for the child processes only.
+    let with_credentials = |mut command: Command| {
+        command
+            .env("AWS_ACCESS_KEY_ID", "testing")
+            .env("AWS_SECRET_ACCESS_KEY", "testing");
+        command
+    };
+    let _coordinator = start_coordinator_with("s3c", dir.path(), port, &properties);
+    let mut worker_command = with_credentials(ringside(&properties));
+    let wport = free_port();
+    worker_command.args([
+        "--set",
+        "ringside.worker.bind.host=127.0.0.1",
+        "--set",
+        &format!("ringside.worker.port={wport}"),
+        "--set",
+        &format!("ringside.worker.s3.port={}", free_port()),
+        "--set",
+        &format!(
+            "ringside.worker.pagestore.dir={}",
+            dir.path().join("pages").display()
+        ),
+        "--set",
+        &format!(
+            "ringside.worker.identity.uuid.file.path={}",
+            dir.path().join("identity").display()
+        ),
+        "process",
+        "start",
+        "worker",
+    ]);
+    let worker = Daemon::start(
+        "s3 worker",
+        worker_command,
+        format!("http://127.0.0.1:{wport}"),
+        dir.path().join("worker.log"),
+    );
+    let http = Client::new();
+    assert!(eventually(Duration::from_secs(10), || {
+        http.get(format!("http://127.0.0.1:{port}/api/v1/workers"))
+            .send()
+            .and_then(|r| r.json::<Vec<WorkerView>>())
+            .is_ok_and(|w| w.len() == 1)
+    }));
+    let total: u64 = samples(&local).iter().map(|(_, b)| b.len() as u64).sum();
+    let metric = |name: &str| {
+        let text = http
+            .get(format!("{}/metrics", worker.url))
+            .send()
+            .unwrap()
+            .text()
+            .unwrap();
+        text.lines()
+            .find_map(|l| {
+                l.strip_prefix(name)
+                    .and_then(|v| v.trim().parse::<f64>().ok())
+            })
+            .unwrap_or(0.0) as u64
+    };
+    for pass in 0..2 {
+        if pass == 1 {
+            assert!(eventually(Duration::from_secs(10), || {
+                metric("ringside_worker_pagestore_used_bytes") == total
+            }));
+        }
+        for (name, expected) in samples(&local) {
+            let mut command = with_credentials(ringside(&properties));
+            let out = command.args(["fs", "cat", &name]).output().unwrap();
+            assert!(
+                out.status.success(),
+                "pass {pass} cat {name}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            assert!(out.stdout == expected, "pass {pass} cat {name}");
+        }
+    }
+    assert_eq!(metric("ringside_worker_bytes_read_ufs_total"), total);
+    assert_eq!(metric("ringside_worker_bytes_read_cache_total"), total);
 }

@@ -68,6 +68,7 @@ impl From<MembershipError> for ApiError {
             MembershipError::UnknownWorker(_) => (StatusCode::NOT_FOUND, "not_found"),
             MembershipError::NotListed { .. } => (StatusCode::FORBIDDEN, "not_listed"),
             MembershipError::InvalidHeartbeat(_) => (StatusCode::BAD_REQUEST, "invalid_body"),
+            MembershipError::HeartbeatToEtcdCluster => (StatusCode::CONFLICT, "conflict"),
             _ => {
                 tracing::error!(%error, "membership operation failed");
                 (StatusCode::SERVICE_UNAVAILABLE, "unavailable")

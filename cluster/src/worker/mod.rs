@@ -11,9 +11,11 @@ mod s3;
 use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
 
 use ringside_api::WorkerHeartbeat;
-use ringside_config::{EvictorType, WorkerConfig};
+use ringside_config::{EvictorType, MembershipType, WorkerConfig};
 use ringside_pagestore::{EvictorKind, Options, PageStore, PageStoreError};
 use ringside_ufs::{Ufs, UfsError, UfsOptions};
+
+use crate::membership::etcd::EtcdRegistrar;
 
 pub use identity::IdentityError;
 pub use metrics::WorkerMetrics;
@@ -158,30 +160,80 @@ impl Worker {
     }
 }
 
-/// Tells the coordinator, every heartbeat interval, that this worker is
-/// alive and how full its page store is. Failures are logged and retried on
-/// the next beat: the coordinator may simply not be up yet.
+/// Where heartbeats go: the coordinator, or etcd.
+enum Registry {
+    Coordinator {
+        client: reqwest::Client,
+        url: String,
+    },
+    Etcd(Option<EtcdRegistrar>),
+}
+
+impl Registry {
+    fn new(config: &WorkerConfig) -> Result<Registry, String> {
+        if config.membership == MembershipType::Etcd {
+            return Ok(Registry::Etcd(None));
+        }
+        let client = reqwest::Client::builder()
+            .timeout(config.heartbeat_interval.max(Duration::from_secs(1)))
+            .build()
+            .map_err(|e| e.to_string())?;
+        let url = format!(
+            "{}{}/workers/heartbeat",
+            config.coordinator_address.trim_end_matches('/'),
+            ringside_api::API_PREFIX
+        );
+        Ok(Registry::Coordinator { client, url })
+    }
+
+    async fn beat(&mut self, config: &WorkerConfig, beat: &WorkerHeartbeat) -> Result<(), String> {
+        match self {
+            Registry::Coordinator { client, url } => {
+                match client.post(url.as_str()).json(beat).send().await {
+                    Ok(r) if r.status().is_success() => Ok(()),
+                    Ok(r) => Err(format!(
+                        "{url} answered {}: {}",
+                        r.status(),
+                        r.text().await.unwrap_or_default()
+                    )),
+                    Err(e) => Err(format!("{url}: {e}")),
+                }
+            }
+            Registry::Etcd(slot) => {
+                let registrar = match slot {
+                    Some(registrar) => registrar,
+                    None => slot.insert(
+                        EtcdRegistrar::connect(
+                            &config.etcd_endpoints,
+                            &config.cluster_name,
+                            config.failure_detection_timeout,
+                        )
+                        .await
+                        .map_err(|e| e.to_string())?,
+                    ),
+                };
+                registrar.beat(beat).await.map_err(|e| e.to_string())
+            }
+        }
+    }
+}
+
+/// Tells the membership backend, every heartbeat interval, that this worker
+/// is alive and how full its page store is. Failures are logged and retried
+/// on the next beat: the coordinator or etcd may simply not be up yet.
 async fn heartbeat_loop(
     ctx: WorkerContext,
     config: WorkerConfig,
     address: String,
     s3_address: String,
 ) {
-    let client = match reqwest::Client::builder()
-        .timeout(config.heartbeat_interval.max(Duration::from_secs(1)))
-        .build()
-    {
-        Ok(client) => client,
+    let mut registry = match Registry::new(&config) {
+        Ok(registry) => registry,
         Err(error) => {
             tracing::error!(%error, "cannot build the heartbeat client");
             return;
         }
     };
-    let url = format!(
-        "{}{}/workers/heartbeat",
-        config.coordinator_address.trim_end_matches('/'),
-        ringside_api::API_PREFIX
-    );
     let mut tick = tokio::time::interval(config.heartbeat_interval);
     let mut healthy = None;
     loop {
@@ -196,20 +248,11 @@ async fn heartbeat_loop(
             pages: stats.pages,
             version: crate::VERSION.to_string(),
         };
-        let outcome = match client.post(&url).json(&beat).send().await {
-            Ok(r) if r.status().is_success() => Ok(()),
-            Ok(r) => Err(format!(
-                "{} answered {}: {}",
-                url,
-                r.status(),
-                r.text().await.unwrap_or_default()
-            )),
-            Err(e) => Err(format!("{url}: {e}")),
-        };
+        let outcome = registry.beat(&config, &beat).await;
         match (&outcome, healthy) {
             (Ok(()), Some(true)) => {}
             (Ok(()), _) => {
-                tracing::info!(coordinator = %config.coordinator_address, "registered with the coordinator")
+                tracing::info!(membership = ?config.membership, "registered")
             }
             (Err(error), Some(false)) => tracing::debug!(%error, "heartbeat failed"),
             (Err(error), _) => tracing::warn!(%error, "heartbeat failed; retrying every interval"),

@@ -4,6 +4,7 @@
 //! the hash ring from the members: the ONLINE ones in dynamic mode, every
 //! listed one in static mode. The ring's epoch moves whenever its member set
 //! does.
+pub mod etcd;
 
 use std::{
     sync::{Arc, RwLock},
@@ -40,6 +41,12 @@ pub enum MembershipError {
     InvalidHeartbeat(String),
     #[error("cannot read the static worker list {path}: {reason}")]
     StaticList { path: String, reason: String },
+    #[error(transparent)]
+    Etcd(#[from] etcd::EtcdError),
+    #[error(
+        "this cluster keeps its members in etcd (ringside.worker.membership.manager.type=ETCD): workers register there, not with the coordinator"
+    )]
+    HeartbeatToEtcdCluster,
 }
 
 /// The member table and the ring built from it.
@@ -51,6 +58,8 @@ pub struct Membership {
     dynamic: bool,
     /// `host:port` of every allowed worker in static mode.
     static_list: Option<(String, Vec<String>)>,
+    /// The member list lives in etcd rather than in the metastore.
+    etcd: Option<etcd::EtcdMembers>,
     ring: Arc<RwLock<Ring>>,
 }
 
@@ -78,6 +87,12 @@ impl Membership {
             }
             _ => None,
         };
+        let etcd = match config.membership {
+            MembershipType::Etcd => Some(
+                etcd::EtcdMembers::connect(&config.etcd_endpoints, &config.cluster_name).await?,
+            ),
+            _ => None,
+        };
         let ring = Ring::new(ring_config(&config.ring)?, Vec::<Member>::new(), 0)?;
         let membership = Membership {
             pool,
@@ -85,6 +100,7 @@ impl Membership {
             removal_timeout: config.offline_removal_timeout,
             dynamic: config.ring.dynamic_membership && static_list.is_none(),
             static_list,
+            etcd,
             ring: Arc::new(RwLock::new(ring)),
         };
         membership.refresh().await?;
@@ -94,6 +110,9 @@ impl Membership {
     /// Records a heartbeat: a new worker joins, a known one is ONLINE again.
     pub async fn heartbeat(&self, hb: &WorkerHeartbeat) -> Result<(), MembershipError> {
         validate_heartbeat(hb)?;
+        if self.etcd.is_some() {
+            return Err(MembershipError::HeartbeatToEtcdCluster);
+        }
         if let Some((list, allowed)) = &self.static_list {
             let host_port = hb
                 .address
@@ -143,6 +162,9 @@ impl Membership {
 
     /// Every member with its state.
     pub async fn list(&self) -> Result<Vec<WorkerView>, MembershipError> {
+        if let Some(etcd) = &self.etcd {
+            return Ok(etcd.list().await?);
+        }
         let rows = sqlx::query("SELECT * FROM members ORDER BY id")
             .fetch_all(&self.pool)
             .await?;
@@ -175,15 +197,23 @@ impl Membership {
 
     /// Removes a worker for good (`ringside process remove-worker`).
     pub async fn remove(&self, id: &str) -> Result<(), MembershipError> {
-        let done = sqlx::query("DELETE FROM members WHERE id = ?1")
-            .bind(id)
-            .execute(&self.pool)
-            .await?;
-        if done.rows_affected() == 0 {
+        if !self.delete(id).await? {
             return Err(MembershipError::UnknownWorker(id.to_string()));
         }
         tracing::info!(worker = %id, "worker removed");
         self.refresh().await
+    }
+
+    /// Deletes a member from whichever backend holds the list.
+    async fn delete(&self, id: &str) -> Result<bool, MembershipError> {
+        if let Some(etcd) = &self.etcd {
+            return Ok(etcd.remove(id).await?);
+        }
+        let done = sqlx::query("DELETE FROM members WHERE id = ?1")
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() > 0)
     }
 
     /// The current ring.
@@ -201,10 +231,7 @@ impl Membership {
                 let silent = (now - w.last_heartbeat).to_std().unwrap_or_default();
                 if silent > self.failure_timeout + self.removal_timeout {
                     tracing::info!(worker = %w.heartbeat.id, "removing a long-offline worker");
-                    sqlx::query("DELETE FROM members WHERE id = ?1")
-                        .bind(&w.heartbeat.id)
-                        .execute(&self.pool)
-                        .await?;
+                    self.delete(&w.heartbeat.id).await?;
                 }
             }
             workers.retain(|w| w.state == WorkerState::Online);
