@@ -332,6 +332,19 @@ async fn beats_succeed_again_after_etcd_restarts() {
     let view = find(&list, "w-1");
     assert_eq!(view.state, WorkerState::Online);
     assert_eq!(view.registered_at, registered_at);
+
+    // A restart between two beats: the worker's keep-alive stream is stale,
+    // and the next beat still succeeds.
+    etcd.kill();
+    etcd.spawn().await;
+    worker
+        .beat(&hb)
+        .await
+        .expect("the first beat after a restart between beats");
+    let list = members.list().await.expect("list");
+    let view = find(&list, "w-1");
+    assert_eq!(view.state, WorkerState::Online);
+    assert_eq!(view.registered_at, registered_at);
 }
 
 #[tokio::test]
@@ -393,4 +406,26 @@ fn the_lease_ttl_is_the_failure_timeout_in_whole_seconds() {
     assert_eq!(lease_ttl_secs(Duration::from_millis(500)), 1);
     assert_eq!(lease_ttl_secs(Duration::ZERO), 1);
     assert_eq!(lease_ttl_secs(Duration::MAX), i64::MAX);
+}
+
+#[test]
+fn the_handles_are_small_enough_to_keep_inline() {
+    assert!(std::mem::size_of::<EtcdRegistrar>() <= 256);
+    assert!(std::mem::size_of::<EtcdMembers>() <= 256);
+}
+
+/// The handles go into spawned tasks and shared state.
+fn _futures_are_send_and_handles_sync(
+    registrar: &mut EtcdRegistrar,
+    members: &EtcdMembers,
+    hb: &WorkerHeartbeat,
+) {
+    fn send<T: Send>(_: T) {}
+    fn send_sync<T: Send + Sync>() {}
+    send(registrar.beat(hb));
+    send(registrar.leave());
+    send(members.list());
+    send(members.remove("w"));
+    send_sync::<EtcdRegistrar>();
+    send_sync::<EtcdMembers>();
 }

@@ -111,10 +111,12 @@ pub struct EtcdRegistrar {
     keys: Keys,
     ttl_secs: i64,
     /// `None` after a failure: the next heartbeat starts on a new connection.
-    client: Option<Client>,
+    /// (Boxed, as the session: a client is kilobytes, and the registrar is
+    /// kept inline by its users.)
+    client: Option<Box<Client>>,
     /// The live registration, `None` until the first heartbeat and after a
     /// failure or a lost lease.
-    session: Option<Session>,
+    session: Option<Box<Session>>,
 }
 
 struct Session {
@@ -154,7 +156,7 @@ impl EtcdRegistrar {
             shown,
             keys,
             ttl_secs: lease_ttl_secs(failure_timeout),
-            client: Some(client),
+            client: Some(Box::new(client)),
             session: None,
         })
     }
@@ -220,10 +222,10 @@ impl EtcdRegistrar {
 
     async fn client(&mut self) -> Result<Client, EtcdError> {
         match &self.client {
-            Some(client) => Ok(client.clone()),
+            Some(client) => Ok(Client::clone(client)),
             None => {
                 let client = new_client(&self.endpoints, &self.shown).await?;
-                self.client = Some(client.clone());
+                self.client = Some(Box::new(client.clone()));
                 Ok(client)
             }
         }
@@ -241,7 +243,7 @@ impl EtcdRegistrar {
         }
         let mut session = match session {
             Some(session) => session,
-            None => self.register(&mut client, hb).await?,
+            None => Box::new(self.register(&mut client, hb).await?),
         };
 
         let member_key = self.keys.member(&hb.id);
@@ -360,7 +362,8 @@ pub struct EtcdMembers {
     endpoints: Vec<String>,
     shown: String,
     keys: Keys,
-    client: Client,
+    /// Boxed: a client is kilobytes.
+    client: Box<Client>,
 }
 
 impl fmt::Debug for EtcdMembers {
@@ -384,7 +387,7 @@ impl EtcdMembers {
             endpoints,
             shown,
             keys,
-            client,
+            client: Box::new(client),
         })
     }
 
@@ -396,7 +399,7 @@ impl EtcdMembers {
     /// Every member, sorted by id; ONLINE exactly while its alive key exists.
     /// Records that cannot be read are skipped with a warning.
     pub async fn list(&self) -> Result<Vec<WorkerView>, EtcdError> {
-        let mut client = self.client.clone();
+        let mut client = Client::clone(&self.client);
         let members_prefix = self.keys.members_prefix();
         let alive_prefix = self.keys.alive_prefix();
         let txn = Txn::new().and_then([
@@ -463,7 +466,7 @@ impl EtcdMembers {
     /// when neither existed.
     pub async fn remove(&self, id: &str) -> Result<bool, EtcdError> {
         check_segment("worker id", id)?;
-        let mut client = self.client.clone();
+        let mut client = Client::clone(&self.client);
         let txn = Txn::new().and_then([
             TxnOp::delete(self.keys.member(id), None),
             TxnOp::delete(self.keys.alive(id), None),

@@ -166,7 +166,7 @@ enum Registry {
         client: reqwest::Client,
         url: String,
     },
-    Etcd(Option<EtcdRegistrar>),
+    Etcd(Option<Box<EtcdRegistrar>>),
 }
 
 impl Registry {
@@ -202,7 +202,7 @@ impl Registry {
             Registry::Etcd(slot) => {
                 let registrar = match slot {
                     Some(registrar) => registrar,
-                    None => slot.insert(
+                    None => slot.insert(Box::new(
                         EtcdRegistrar::connect(
                             &config.etcd_endpoints,
                             &config.cluster_name,
@@ -210,7 +210,7 @@ impl Registry {
                         )
                         .await
                         .map_err(|e| e.to_string())?,
-                    ),
+                    )),
                 };
                 registrar.beat(beat).await.map_err(|e| e.to_string())
             }
