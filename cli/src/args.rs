@@ -17,16 +17,18 @@ pub struct Cli {
     pub command: Command,
 }
 
+/// Given before the command (`ringside --conf DIR --set k=v fs cat P`), so
+/// there is one place they are read from.
 #[derive(Args, Debug)]
 pub struct GlobalArgs {
     /// Directory holding ringside-site.properties.
-    #[arg(long, global = true, env = "RINGSIDE_CONF_DIR")]
+    #[arg(long, env = "RINGSIDE_CONF_DIR")]
     pub conf: Option<PathBuf>,
     /// Override one property, e.g. --set ringside.coordinator.port=19998 (repeatable).
-    #[arg(long = "set", global = true, value_name = "KEY=VALUE")]
+    #[arg(long = "set", value_name = "KEY=VALUE")]
     pub overrides: Vec<String>,
     /// Coordinator to talk to; else ringside.coordinator.address.
-    #[arg(long, global = true, env = "RINGSIDE_COORDINATOR")]
+    #[arg(long, env = "RINGSIDE_COORDINATOR")]
     pub coordinator: Option<String>,
 }
 

@@ -40,14 +40,9 @@ fn start_with_conf(conf: &str, extra: &[&str]) -> (bool, String) {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("ringside-site.properties"), conf).unwrap();
     let output = Command::new(bin("ringside"))
-        .args([
-            "--conf",
-            dir.path().to_str().unwrap(),
-            "process",
-            "start",
-            "coordinator",
-        ])
+        .args(["--conf", dir.path().to_str().unwrap()])
         .args(extra)
+        .args(["process", "start", "coordinator"])
         .output()
         .unwrap();
     (

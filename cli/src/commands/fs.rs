@@ -11,11 +11,11 @@ use ringside_api::{
     WorkerState, WorkerView,
     worker::{FileEntry, Listing},
 };
-use ringside_config::{SiteConfig, units::format_size};
+use ringside_config::SiteConfig;
 use ringside_ring::{Ring, RingSpec};
 use ringside_ufs::{Ufs, UfsOptions, UfsPath};
 
-use super::info::print_table;
+use super::info::{human_size, print_table};
 use crate::{args::Format, client::Coordinator};
 
 /// The cluster as a client routes to it: the ring and where each worker is.
@@ -179,12 +179,12 @@ pub async fn stat(coordinator: &Coordinator, raw: &str, format: Format) -> anyho
             if !entry.is_dir {
                 println!(
                     "size:         {} ({} bytes)",
-                    format_size(entry.size),
+                    human_size(entry.size),
                     entry.size
                 );
                 println!(
                     "cached:       {} on worker {} ({:.0}%)",
-                    format_size(entry.cached_bytes),
+                    human_size(entry.cached_bytes),
                     worker.heartbeat.id,
                     percent(entry.cached_bytes, entry.size)
                 );
@@ -226,7 +226,7 @@ pub async fn ls(
                         if e.is_dir {
                             "DIR".to_string()
                         } else {
-                            format_size(e.size)
+                            human_size(e.size)
                         },
                         e.last_modified
                             .map(|t| t.format("%Y-%m-%d %H:%M").to_string())

@@ -1,7 +1,6 @@
 //! `ringside info ...`: facts about this build and the cluster.
 
 use ringside_api::WorkerView;
-use ringside_config::units::format_size;
 
 use crate::{args::Format, client::Coordinator};
 
@@ -27,8 +26,8 @@ pub async fn nodes(coordinator: &Coordinator, format: Format) -> anyhow::Result<
                         hb.id.clone(),
                         hb.address.clone(),
                         w.state.as_str().to_string(),
-                        format_size(hb.capacity_bytes),
-                        format_size(hb.used_bytes),
+                        human_size(hb.capacity_bytes),
+                        human_size(hb.used_bytes),
                         hb.pages.to_string(),
                     ]
                 })
@@ -65,5 +64,35 @@ pub fn print_table<const N: usize>(header: &[&str; N], rows: &[[String; N]]) {
     line(header.to_vec());
     for row in rows {
         line(row.iter().map(String::as_str).collect());
+    }
+}
+
+/// Bytes as people read them: `0B`, `512B`, `1.50KiB`, `2.86MiB`.
+pub fn human_size(bytes: u64) -> String {
+    const UNITS: [&str; 6] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
+    let mut value = bytes as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit < UNITS.len() - 1 {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{bytes}B")
+    } else {
+        format!("{value:.2}{}", UNITS[unit])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::human_size;
+
+    #[test]
+    fn sizes_read_like_people_write_them() {
+        assert_eq!(human_size(0), "0B");
+        assert_eq!(human_size(1023), "1023B");
+        assert_eq!(human_size(1536), "1.50KiB");
+        assert_eq!(human_size(3_000_000), "2.86MiB");
+        assert_eq!(human_size(64 << 30), "64.00GiB");
     }
 }
