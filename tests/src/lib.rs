@@ -284,3 +284,15 @@ impl Drop for Etcd {
         let _ = self.child.wait();
     }
 }
+
+/// The value of the unlabelled metric `name` at `base`/metrics, if present.
+pub fn metric(base: &str, name: &str) -> Option<u64> {
+    let text = reqwest::blocking::get(format!("{base}/metrics"))
+        .ok()?
+        .text()
+        .ok()?;
+    text.lines().find_map(|line| {
+        let value = line.strip_prefix(name)?.strip_prefix(' ')?;
+        value.trim().parse::<f64>().ok().map(|v| v as u64)
+    })
+}

@@ -11,7 +11,7 @@ use std::{
 use reqwest::{StatusCode, blocking::Client};
 use ringside_api::{WorkerState, WorkerView};
 use ringside_tests::{
-    Daemon, eventually, free_port, ringside, start_coordinator_with, start_worker,
+    Daemon, eventually, free_port, metric, ringside, start_coordinator_with, start_worker,
 };
 
 const PAGE: usize = 64 * 1024;
@@ -114,19 +114,7 @@ impl Cluster {
     }
 
     fn worker_metric(&self, worker: &str, name: &str) -> u64 {
-        let text = self
-            .http
-            .get(format!("{worker}/metrics"))
-            .send()
-            .unwrap()
-            .text()
-            .unwrap();
-        text.lines()
-            .find_map(|l| {
-                l.strip_prefix(name)
-                    .and_then(|v| v.trim().parse::<f64>().ok())
-            })
-            .unwrap_or_else(|| panic!("{name} missing from {worker}/metrics")) as u64
+        metric(worker, name).unwrap_or_else(|| panic!("{name} missing from {worker}/metrics"))
     }
 }
 
@@ -674,20 +662,7 @@ for base, _, files in os.walk(root):
             .is_ok_and(|w| w.len() == 1)
     }));
     let total: u64 = samples(&local).iter().map(|(_, b)| b.len() as u64).sum();
-    let metric = |name: &str| {
-        let text = http
-            .get(format!("{}/metrics", worker.url))
-            .send()
-            .unwrap()
-            .text()
-            .unwrap();
-        text.lines()
-            .find_map(|l| {
-                l.strip_prefix(name)
-                    .and_then(|v| v.trim().parse::<f64>().ok())
-            })
-            .unwrap_or(0.0) as u64
-    };
+    let metric = |name: &str| metric(&worker.url, name).unwrap_or(0);
     for pass in 0..2 {
         if pass == 1 {
             assert!(eventually(Duration::from_secs(10), || {
