@@ -64,11 +64,11 @@ export async function startCoordinator(name: string, dir: string): Promise<Daemo
     `coordinator ${name}`,
     join(binDir, "ringside"),
     [
-      "process", "start", "coordinator",
       "--set", `ringside.cluster.name=${name}`,
       "--set", "ringside.coordinator.bind.host=127.0.0.1",
       "--set", `ringside.coordinator.port=${port}`,
       "--set", `ringside.coordinator.metastore.dir=${join(dir, name, "metastore")}`,
+      "process", "start", "coordinator",
     ],
     `http://127.0.0.1:${port}`,
     join(dir, `coordinator-${name}.log`),
