@@ -18,8 +18,8 @@
 #                  the page store, both on the same disk
 #   KEEP=1         keep the temporary directory (logs, raw results)
 #
-# Needs root (to drop the OS page cache), curl, wrk, fio, fincore
-# (util-linux) and python3; missing wrk/fio are installed from Debian.
+# Needs root (to drop the OS page cache), curl, wrk, fincore (util-linux)
+# and python3; a missing wrk is installed from Debian.
 set -euo pipefail
 
 SIZE_MIB=${SIZE_MIB:-1024}
@@ -38,16 +38,13 @@ die() { log "error: $*"; exit 1; }
 
 # --- prerequisites ---------------------------------------------------------
 [[ $(id -u) == 0 ]] || die "run as root: dropping the OS page cache needs it"
-for tool in curl fincore python3 awk; do
+for tool in curl fincore findmnt python3 awk; do
     command -v "$tool" >/dev/null || die "$tool is missing"
 done
-missing=()
-command -v wrk >/dev/null || missing+=(wrk)
-command -v fio >/dev/null || missing+=(fio)
-if ((${#missing[@]})); then
-    log "installing ${missing[*]} from Debian"
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null ||
-        die "cannot install ${missing[*]} (run apt-get update first?)"
+if ! command -v wrk >/dev/null; then
+    log "installing wrk from Debian"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null ||
+        die "cannot install wrk (run apt-get update first?)"
 fi
 
 if [[ -z ${RINGSIDE_BIN:-} ]]; then
@@ -65,7 +62,7 @@ PS=$WORK/pagestore
 FILE=$UFS/bench/data.bin
 RAW=$WORK/results.tsv
 mkdir -p "$UFS/bench" "$WORK/meta" "$WORK/logs"
-fstype=$(stat -f -c %T "$WORK")
+fstype=$(findmnt -n -o FSTYPE -T "$WORK")
 [[ $fstype != tmpfs ]] || die "$WORK is on tmpfs; set BENCH_DIR to a directory on a disk"
 
 PIDS=()
@@ -100,9 +97,12 @@ WPORT=$(free_port)
 SPORT=$(free_port)
 while [[ $WPORT == "$CPORT" ]]; do WPORT=$(free_port); done
 while [[ $SPORT == "$CPORT" || $SPORT == "$WPORT" ]]; do SPORT=$(free_port); done
+RPORT=$(free_port)
+while [[ $RPORT == "$CPORT" || $RPORT == "$WPORT" || $RPORT == "$SPORT" ]]; do RPORT=$(free_port); done
 COORD=http://127.0.0.1:$CPORT
 WORKER=http://127.0.0.1:$WPORT
 URL=$WORKER/api/v1/files/bench/data.bin
+REF_URL=http://127.0.0.1:$RPORT/bench/data.bin
 COMMON=(--set "ringside.ufs.root=$UFS" --set "ringside.coordinator.address=$COORD")
 
 wait_http() { # URL PID NAME
@@ -121,6 +121,13 @@ start_coordinator() {
         process start coordinator >"$WORK/logs/coordinator.log" 2>&1 &
     PIDS+=($!)
     wait_http "$COORD/healthz" "$!" coordinator
+}
+
+# The plain-HTTP reference: sendfile(2) from the UFS file, nothing else.
+start_reference() {
+    python3 "$HERE/sendfile-server.py" "$UFS" "$RPORT" >"$WORK/logs/reference.log" 2>&1 &
+    PIDS+=($!)
+    wait_http "$REF_URL" "$!" reference
 }
 
 # A worker on an empty page store.
@@ -186,15 +193,25 @@ expect_os_cache() { # cold|warm what bytes
 
 record() { printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$@" >>"$RAW"; } # test variant side rep value extra
 
+# Runs the sides of one repetition, rotating who goes first: REP FN...
+rotate() {
+    local rep=$1
+    shift
+    local fns=("$@") n=$# i
+    for ((i = 0; i < n; i++)); do "${fns[(i + rep - 1) % n]}"; done
+}
+
 # Times one command that reads the whole file; prints MiB/s.
 mibps() { awk -v s="$SIZE" -v a="$1" -v b="$2" 'BEGIN { printf "%.1f\n", s / 1048576 / (b - a) }'; }
 
-read_worker() { # prints MiB/s and checks the answer
+read_worker() { read_http "$URL"; }
+read_reference() { read_http "$REF_URL"; }
+read_http() { # URL; prints MiB/s and checks the answer
     local t0 t1 out
     t0=$EPOCHREALTIME
-    out=$(curl -sS -o /dev/null -w '%{http_code} %{size_download}' "$URL")
+    out=$(curl -sS -o /dev/null -w '%{http_code} %{size_download}' "$1")
     t1=$EPOCHREALTIME
-    [[ $out == "200 $SIZE" ]] || die "worker read answered '$out', expected '200 $SIZE'"
+    [[ $out == "200 $SIZE" ]] || die "GET $1 answered '$out', expected '200 $SIZE'"
     mibps "$t0" "$t1"
 }
 
@@ -207,7 +224,8 @@ read_local() {
 }
 
 # --- setup -----------------------------------------------------------------
-log "machine: $(nproc) cores, $(awk '/MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo) RAM, $WORK on $(df --output=source "$WORK" | tail -1) ($fstype)"
+log "machine: $(nproc) cores ($(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo)), $(awk '/MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo) RAM, kernel $(uname -r), load average $(cut -d' ' -f1-3 /proc/loadavg)"
+log "disk: $WORK on $(findmnt -n -o SOURCE -T "$WORK") ($fstype), binary $RINGSIDE_BIN"
 log "writing a ${SIZE_MIB} MiB file of random bytes to $FILE"
 head -c "$SIZE" /dev/urandom >"$FILE"
 sync
@@ -228,16 +246,21 @@ VARIANTS=(warm)
 ((COLD)) && VARIANTS=(cold warm)
 
 start_coordinator
+start_reference
 
 # --- 2. cold read through the worker (fresh page store) vs cat of the UFS file
-# Every repetition starts a worker on an empty page store; the sides run in
-# alternating order.
+# Every repetition starts a worker on an empty page store. The sides of a
+# repetition run in rotating order; each puts the UFS file in the OS page
+# cache state of the variant first.
+os_cache_ufs() { # cold|warm
+    if [[ $1 == cold ]]; then drop_caches; else cat "$FILE" >/dev/null; fi
+    expect_os_cache "$1" "UFS file" "$(resident_ufs)"
+}
 for variant in "${VARIANTS[@]}"; do
     for rep in $(seq "$REPS"); do
         ours() {
             start_fresh_worker
-            if [[ $variant == cold ]]; then drop_caches; else cat "$FILE" >/dev/null; fi
-            expect_os_cache "$variant" "UFS file" "$(resident_ufs)"
+            os_cache_ufs "$variant"
             local ufs0 cpu0 v cpu1 ufs1 settle
             ufs0=$(metric ringside_worker_bytes_read_ufs_total)
             cpu0=$(worker_cpu_ticks)
@@ -251,14 +274,20 @@ for variant in "${VARIANTS[@]}"; do
             log "cold-read/$variant rep $rep: worker $v MiB/s (all pages cached $settle s after the read)"
         }
         base() {
-            if [[ $variant == cold ]]; then drop_caches; else cat "$FILE" >/dev/null; fi
-            expect_os_cache "$variant" "UFS file" "$(resident_ufs)"
+            os_cache_ufs "$variant"
             local v
             v=$(read_local)
             record cold-read "$variant" local "$rep" "$v" ""
             log "cold-read/$variant rep $rep: cat $v MiB/s"
         }
-        if ((rep % 2)); then ours; base; else base; ours; fi
+        ref() {
+            os_cache_ufs "$variant"
+            local v
+            v=$(read_reference)
+            record cold-read "$variant" reference "$rep" "$v" ""
+            log "cold-read/$variant rep $rep: sendfile reference $v MiB/s"
+        }
+        rotate "$rep" ours base ref
     done
 done
 
@@ -271,6 +300,8 @@ fi
 sync
 
 # --- 1. cache-hit sequential read vs cat of the same bytes ------------------
+# cold: the OS page cache is dropped before each side; warm: the page store
+# files and the UFS file are all resident (checked before every side).
 for variant in "${VARIANTS[@]}"; do
     if [[ $variant == warm ]]; then
         read_worker >/dev/null
@@ -301,125 +332,69 @@ for variant in "${VARIANTS[@]}"; do
             record cache-hit "$variant" local "$rep" "$v" ""
             log "cache-hit/$variant rep $rep: cat $v MiB/s"
         }
-        if ((rep % 2)); then ours; base; else base; ours; fi
+        ref() {
+            [[ $variant == cold ]] && drop_caches
+            expect_os_cache "$variant" "UFS file" "$(resident_ufs)"
+            local v
+            v=$(read_reference)
+            record cache-hit "$variant" reference "$rep" "$v" ""
+            log "cache-hit/$variant rep $rep: sendfile reference $v MiB/s"
+        }
+        rotate "$rep" ours base ref
     done
 done
 
 # --- 3. concurrent random 1 MiB ranged reads of cached data -----------------
-# Both sides warm in the OS page cache: this measures the serving path, not
-# the disk. Ours: wrk with $CLIENTS connections; baseline: fio with $CLIENTS
-# threads doing pread(2) of the same sizes at the same kind of offsets.
+# Everything warm in the OS page cache: this measures the serving path, not
+# the disk. Ours: wrk with $CLIENTS connections against the worker;
+# baseline: $CLIENTS threads doing pread(2) of the same sizes at the same
+# kind of offsets (bench/pread-load.py); reference: the same wrk load
+# against the sendfile server.
 read_worker >/dev/null
 cat "$FILE" >/dev/null
 expect_os_cache warm "page store" "$(resident_ps)"
 expect_os_cache warm "UFS file" "$(resident_ufs)"
+load_line() { # JSON SIDE REP ALIGN [CPU]: one raw-results line
+    python3 - "$@" "$PAGE" >>"$RAW" <<'EOF'
+import json, sys
+r, side, rep, align, cpu, block = json.loads(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5], int(sys.argv[6])
+if r["errors"]:
+    sys.exit(f"{side}: {r['errors']} errors")
+secs = r["duration_us"] / 1e6
+mib_s = r["requests"] * block / 1048576 / secs
+extra = f" worker_cpu_s={cpu}" if cpu != "-" else ""
+print(f"random-1MiB\t{align}\t{side}\t{rep}\t{mib_s:.1f}\tp50_ms={r['p50_us']/1000:.3f} p99_ms={r['p99_us']/1000:.3f} requests={r['requests']} secs={secs:.2f}{extra}")
+EOF
+}
+wrk_load() { # URL ALIGN
+    wrk -t2 -c"$CLIENTS" -d"${DURATION}s" --timeout 30s -s "$HERE/random-range.lua" "$1" -- "$SIZE" "$2" "$PAGE" | tail -1
+}
 for align in aligned unaligned; do
     for rep in $(seq "$REPS"); do
         ours() {
-            local hit0 ufs0 cpu0 out cpu1 ufs1
+            local ufs0 cpu0 out cpu1 ufs1
             ufs0=$(metric ringside_worker_bytes_read_ufs_total)
             cpu0=$(worker_cpu_ticks)
-            out=$(wrk -t2 -c"$CLIENTS" -d"${DURATION}s" --timeout 30s -s "$HERE/random-range.lua" "$URL" -- "$SIZE" "$align" "$PAGE" | tail -1)
+            out=$(wrk_load "$URL" "$align")
             cpu1=$(worker_cpu_ticks)
             ufs1=$(metric ringside_worker_bytes_read_ufs_total)
             ((ufs1 == ufs0)) || die "random reads took $((ufs1 - ufs0)) bytes from the UFS; expected all hits"
-            python3 - "$out" "$rep" "$align" "$PAGE" "$(cpu_secs "$cpu0" "$cpu1")" >>"$RAW" <<'EOF'
-import json, sys
-r = json.loads(sys.argv[1]); rep, align, block, cpu = sys.argv[2], sys.argv[3], int(sys.argv[4]), float(sys.argv[5])
-if r["errors"]:
-    sys.exit(f"wrk counted {r['errors']} errors")
-secs = r["duration_us"] / 1e6
-mib_s = r["requests"] * block / 1048576 / secs
-print(f"random-1MiB\t{align}\tworker\t{rep}\t{mib_s:.1f}\tp50_ms={r['p50_us']/1000:.2f} p99_ms={r['p99_us']/1000:.2f} requests={r['requests']} worker_cpu_s={cpu:.2f} secs={secs:.2f}")
-EOF
-            log "random/$align rep $rep (wrk): $(tail -1 "$RAW" | cut -f5-)"
+            load_line "$out" worker "$rep" "$align" "$(cpu_secs "$cpu0" "$cpu1")"
+            log "random/$align rep $rep, worker (wrk): $(tail -1 "$RAW" | cut -f5-)"
         }
         base() {
-            local extra=()
-            [[ $align == unaligned ]] && extra=(--blockalign=1)
-            fio --name=baseline --filename="$FILE" --rw=randread --bs="$PAGE" "${extra[@]}" \
-                --numjobs="$CLIENTS" --thread --ioengine=psync --invalidate=0 --norandommap \
-                --randrepeat=0 --time_based --runtime="$DURATION" --group_reporting \
-                --output-format=json >"$WORK/fio.json" 2>"$WORK/logs/fio.err"
-            python3 - "$WORK/fio.json" "$rep" "$align" >>"$RAW" <<'EOF'
-import json, sys
-text = open(sys.argv[1]).read()
-job = json.loads(text[text.index("{"):])["jobs"][0]["read"]
-p = job["clat_ns"]["percentile"]
-print(f"random-1MiB\t{sys.argv[3]}\tlocal\t{sys.argv[2]}\t{job['bw_bytes'] / 1048576:.1f}\tp50_ms={p['50.000000']/1e6:.2f} p99_ms={p['99.000000']/1e6:.2f} requests={job['total_ios']}")
-EOF
-            log "random/$align rep $rep (fio): $(tail -1 "$RAW" | cut -f5-)"
+            load_line "$(python3 "$HERE/pread-load.py" "$FILE" "$CLIENTS" "$DURATION" "$align" "$PAGE")" local "$rep" "$align" -
+            log "random/$align rep $rep, local pread: $(tail -1 "$RAW" | cut -f5-)"
         }
-        if ((rep % 2)); then ours; base; else base; ours; fi
+        ref() {
+            load_line "$(wrk_load "$REF_URL" "$align")" reference "$rep" "$align" -
+            log "random/$align rep $rep, sendfile reference (wrk): $(tail -1 "$RAW" | cut -f5-)"
+        }
+        rotate "$rep" ours base ref
     done
 done
 expect_os_cache warm "page store" "$(resident_ps)"
 
 # --- results -----------------------------------------------------------------
-python3 - "$RAW" "$COLD" "$SIZE_MIB" "$REPS" "$CLIENTS" "$DURATION" <<'EOF'
-import statistics, sys
-from collections import defaultdict
-raw, cold, size_mib, reps, clients, duration = sys.argv[1], sys.argv[2] == "1", *sys.argv[3:]
-rows = defaultdict(list)
-for line in open(raw):
-    test, variant, side, rep, value, extra = line.rstrip("\n").split("\t")
-    kv = dict(x.split("=") for x in extra.split())
-    rows[(test, variant, side)].append((int(rep), float(value), kv))
-
-def med(xs):
-    return f"{statistics.median(xs):.0f} ({min(xs):.0f}-{max(xs):.0f})"
-def medf(xs, digits=2):
-    return f"{statistics.median(xs):.{digits}f} ({min(xs):.{digits}f}-{max(xs):.{digits}f})"
-
-targets = {"cache-hit": 0.6, "cold-read": 0.8, "random-1MiB": None}
-names = {
-    "cache-hit": "1. cache-hit sequential read, curl vs cat",
-    "cold-read": "2. cold read (empty page store), curl vs cat",
-    "random-1MiB": f"3. {clients} clients random 1 MiB ranged reads, {duration} s, wrk vs fio pread",
-}
-print()
-print(f"Results: {size_mib} MiB file, {reps} repetitions, median (min-max); throughput in MiB/s.")
-print("OS page cache: 'cold' = dropped before each side, 'warm' = file (and page store) resident for both sides.")
-print()
-print("| measurement | OS cache | ours (worker) | baseline (local) | ratio | target | met? |")
-print("| --- | --- | ---: | ---: | ---: | ---: | --- |")
-for test in ["cache-hit", "cold-read", "random-1MiB"]:
-    variants = sorted({v for (t, v, s) in rows if t == test}, key=lambda v: ["cold", "warm", "aligned", "unaligned"].index(v))
-    for variant in variants:
-        ours = {r: v for r, v, _ in rows[(test, variant, "worker")]}
-        base = {r: v for r, v, _ in rows[(test, variant, "local")]}
-        ratios = [ours[r] / base[r] for r in sorted(ours) if r in base]
-        ratio = statistics.median(ratios)
-        target = targets[test]
-        cache = "warm" if test == "random-1MiB" else variant
-        label = names[test] + (f", {variant}" if test == "random-1MiB" else "")
-        met = "-" if target is None else ("yes" if ratio >= target else "**no**")
-        tgt = "-" if target is None else f">= {target}"
-        print(f"| {label} | {cache} | {med(list(ours.values()))} | {med(list(base.values()))} | {ratio:.2f} ({min(ratios):.2f}-{max(ratios):.2f}) | {tgt} | {met} |")
-print()
-print("Latency of the random reads (ms), median (min-max) over the repetitions:")
-print()
-print("| reads | side | p50 | p99 | requests per run |")
-print("| --- | --- | ---: | ---: | ---: |")
-for variant in ["aligned", "unaligned"]:
-    for side, tool in [("worker", "worker via wrk"), ("local", "local pread via fio")]:
-        runs = rows.get(("random-1MiB", variant, side), [])
-        if not runs:
-            continue
-        p50 = [float(kv["p50_ms"]) for _, _, kv in runs]
-        p99 = [float(kv["p99_ms"]) for _, _, kv in runs]
-        req = [float(kv["requests"]) for _, _, kv in runs]
-        print(f"| {variant} | {tool} | {medf(p50)} | {medf(p99)} | {med(req)} |")
-print()
-print("Worker CPU seconds per run (user+system), median (min-max):")
-print()
-for (test, variant, side), runs in sorted(rows.items()):
-    if side == "worker":
-        cpu = [float(kv["worker_cpu_s"]) for _, _, kv in runs if "worker_cpu_s" in kv]
-        extra = ""
-        settle = [float(kv["all_cached_after_s"]) for _, _, kv in runs if "all_cached_after_s" in kv]
-        if settle:
-            extra = f"; all pages cached {medf(settle)} s after the read ended"
-        print(f"- {test} {variant}: {medf(cpu)} s{extra}")
-EOF
+python3 "$HERE/report.py" "$RAW" "$SIZE_MIB" "$REPS" "$CLIENTS" "$DURATION"
 log "raw results: $RAW"

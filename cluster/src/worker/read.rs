@@ -12,6 +12,9 @@ use ringside_ufs::{FileStatus, Ufs, UfsError, UfsPath};
 
 use super::metrics::WorkerMetrics;
 
+/// Pages fetched ahead of the one being sent.
+const READ_AHEAD_PAGES: usize = 4;
+
 /// Reads files through the cache.
 #[derive(Clone, Debug)]
 pub struct Reader {
@@ -47,7 +50,7 @@ impl Reader {
         };
         let reader = self.clone();
         stream::iter(pages)
-            .then(move |index| {
+            .map(move |index| {
                 let (reader, key, path) = (reader.clone(), key.clone(), path.clone());
                 let range = range.clone();
                 async move {
@@ -60,6 +63,10 @@ impl Reader {
                     Ok(page.slice(from.min(page.len())..to.min(page.len())))
                 }
             })
+            // Each page is its own file, so kernel readahead never runs past
+            // the page being sent; keeping a few pages in flight does the
+            // readahead here, in order.
+            .buffered(READ_AHEAD_PAGES)
             .inspect(|chunk| {
                 if let Err(e) = chunk {
                     tracing::warn!(error = %e, "read failed");
