@@ -37,12 +37,13 @@ wait_healthy() {
 
 # A small sample dataset: what the demo clusters cache.
 UFS="$PWD/$STATE/ufs"
-if [ ! -d "$UFS/datasets" ]; then
+if [ ! -f "$UFS/README.txt" ]; then
   mkdir -p "$UFS/datasets/images-mini" "$UFS/models"
   for i in $(seq -w 0 23); do
-    head -c $((256 * 1024 + i * 4096)) /dev/urandom > "$UFS/datasets/images-mini/part-00$i.bin"
+    head -c $((256 * 1024 + 10#$i * 4096)) /dev/urandom > "$UFS/datasets/images-mini/part-00$i.bin"
   done
   head -c $((3 * 1024 * 1024)) /dev/urandom > "$UFS/models/checkpoint.bin"
+  # Written last: its presence means the dataset is complete.
   echo "Sample data for the Ringside demo clusters." > "$UFS/README.txt"
 fi
 
