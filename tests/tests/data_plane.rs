@@ -26,12 +26,18 @@ struct Cluster {
 
 impl Cluster {
     fn start() -> (Cluster, Vec<Daemon>) {
+        Cluster::start_with("dp", &["w1", "w2", "w3"], &[])
+    }
+
+    /// A cluster `name` with the given workers over the sample UFS;
+    /// `overrides` come last, so they win over the defaults here.
+    fn start_with(name: &str, names: &[&str], overrides: &[String]) -> (Cluster, Vec<Daemon>) {
         let dir = tempfile::tempdir().unwrap();
         let ufs = dir.path().join("ufs");
         write_sample(&ufs);
         let port = free_port();
-        let properties = vec![
-            "ringside.cluster.name=dp".to_string(),
+        let mut properties = vec![
+            format!("ringside.cluster.name={name}"),
             format!("ringside.ufs.root={}", ufs.display()),
             format!("ringside.coordinator.address=http://127.0.0.1:{port}"),
             format!("ringside.worker.pagestore.page.size={PAGE}"),
@@ -41,8 +47,9 @@ impl Cluster {
             "ringside.worker.failure.detection.timeout=2s".to_string(),
             "ringside.worker.offline.removal.timeout=1h".to_string(),
         ];
-        let coordinator = start_coordinator_with("dp", dir.path(), port, &properties);
-        let workers = ["w1", "w2", "w3"]
+        properties.extend_from_slice(overrides);
+        let coordinator = start_coordinator_with(name, dir.path(), port, &properties);
+        let workers: Vec<Daemon> = names
             .iter()
             .map(|name| start_worker(name, dir.path(), &properties))
             .collect();
@@ -54,8 +61,9 @@ impl Cluster {
             http: Client::new(),
         };
         assert!(
-            eventually(Duration::from_secs(10), || cluster.online().len() == 3),
-            "three workers never came ONLINE"
+            eventually(Duration::from_secs(10), || cluster.online().len()
+                == names.len()),
+            "the workers never came ONLINE"
         );
         (cluster, workers)
     }
@@ -500,37 +508,17 @@ fn promtool_check(text: &str) {
 
 #[test]
 fn a_full_page_store_evicts_and_every_read_still_succeeds() {
-    let dir = tempfile::tempdir().unwrap();
-    let ufs = dir.path().join("ufs");
-    write_sample(&ufs);
+    let (cluster, workers) = Cluster::start_with(
+        "small",
+        &["w1"],
+        &["ringside.worker.pagestore.size=1MiB".to_string()],
+    );
+    let worker = &workers[0];
     // Twice the page store's capacity in one file.
     let big: Vec<u8> = (0..2 * 1024 * 1024 + 7)
         .map(|i: usize| (i % 251) as u8)
         .collect();
-    std::fs::write(ufs.join("data/big.bin"), big).unwrap();
-    let port = free_port();
-    let properties = vec![
-        "ringside.cluster.name=small".to_string(),
-        format!("ringside.ufs.root={}", ufs.display()),
-        format!("ringside.coordinator.address=http://127.0.0.1:{port}"),
-        format!("ringside.worker.pagestore.page.size={PAGE}"),
-        "ringside.worker.pagestore.size=1MiB".to_string(),
-        "ringside.worker.pagestore.reserved.size=1MiB".to_string(),
-        "ringside.worker.heartbeat.interval=200ms".to_string(),
-    ];
-    let coordinator = start_coordinator_with("small", dir.path(), port, &properties);
-    let worker = start_worker("w1", dir.path(), &properties);
-    let cluster = Cluster {
-        dir,
-        ufs,
-        coordinator,
-        properties,
-        http: Client::new(),
-    };
-    assert!(eventually(Duration::from_secs(10), || cluster
-        .online()
-        .len()
-        == 1));
+    std::fs::write(cluster.ufs.join("data/big.bin"), big).unwrap();
     for _ in 0..3 {
         cluster.cat_all();
     }
