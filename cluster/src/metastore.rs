@@ -104,10 +104,6 @@ impl Metastore {
     pub fn identity(&self) -> &ClusterIdentity {
         &self.identity
     }
-
-    pub fn dir(&self) -> &Path {
-        &self.dir
-    }
 }
 
 fn parse_identity(path: &Path, bytes: &[u8]) -> Result<ClusterIdentity, MetastoreError> {

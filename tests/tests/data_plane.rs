@@ -305,7 +305,15 @@ fn reads_are_right_through_misses_hits_corruption_kills_and_restarts() {
 
     // Kill a worker: reads go on (from the UFS, said on stderr), it turns
     // OFFLINE after the failure detection timeout, and the ring moves on.
-    let killed = workers.remove(1);
+    // The one caching the most surely owns some of the files.
+    let busiest = (0..workers.len())
+        .max_by_key(|&i| {
+            cluster.worker_metric(&workers[i].url, "ringside_worker_pagestore_used_bytes")
+        })
+        .unwrap();
+    let mut names = vec!["w1", "w2", "w3"];
+    let killed_name = names.remove(busiest);
+    let killed = workers.remove(busiest);
     let killed_id = cluster
         .workers()
         .into_iter()
@@ -342,7 +350,12 @@ fn reads_are_right_through_misses_hits_corruption_kills_and_restarts() {
     );
 
     // Restart with the same identity file: the same id comes back.
-    workers.push(start_worker("w2", cluster.dir.path(), &cluster.properties));
+    workers.push(start_worker(
+        killed_name,
+        cluster.dir.path(),
+        &cluster.properties,
+    ));
+    names.push(killed_name);
     assert!(eventually(Duration::from_secs(10), || cluster
         .online()
         .len()
@@ -357,17 +370,22 @@ fn reads_are_right_through_misses_hits_corruption_kills_and_restarts() {
 
     // Without its identity file a worker is new; the old id goes OFFLINE and
     // `process remove-worker` removes it for good.
-    let w3 = workers.remove(1);
+    let renewed_name = names.remove(0);
+    let renewed = workers.remove(0);
     let old_id = cluster
         .workers()
         .into_iter()
-        .find(|w| w.heartbeat.address == w3.url)
+        .find(|w| w.heartbeat.address == renewed.url)
         .unwrap()
         .heartbeat
         .id;
-    w3.stop();
-    std::fs::remove_file(cluster.dir.path().join("w3/identity")).unwrap();
-    workers.push(start_worker("w3", cluster.dir.path(), &cluster.properties));
+    renewed.stop();
+    std::fs::remove_file(cluster.dir.path().join(renewed_name).join("identity")).unwrap();
+    workers.push(start_worker(
+        renewed_name,
+        cluster.dir.path(),
+        &cluster.properties,
+    ));
     assert!(eventually(Duration::from_secs(10), || {
         let ws = cluster.workers();
         ws.len() == 4

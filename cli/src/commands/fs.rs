@@ -13,7 +13,7 @@ use ringside_api::{
 };
 use ringside_config::SiteConfig;
 use ringside_ring::{Ring, RingSpec};
-use ringside_ufs::{Ufs, UfsOptions, UfsPath};
+use ringside_ufs::{Ufs, UfsPath};
 
 use super::info::{human_size, print_table};
 use crate::{args::Format, client::Coordinator};
@@ -85,21 +85,8 @@ async fn api_error(response: reqwest::Response) -> anyhow::Error {
 }
 
 fn ufs(site: &SiteConfig) -> anyhow::Result<Ufs> {
-    let c = site.client();
-    Ufs::open(
-        &c.ufs.root,
-        UfsOptions {
-            s3_endpoint: c.ufs.s3_endpoint.clone(),
-            s3_region: Some(c.ufs.s3_region.clone()),
-            allow_http: c
-                .ufs
-                .s3_endpoint
-                .as_deref()
-                .is_some_and(|e| e.starts_with("http://")),
-            ..UfsOptions::default()
-        },
-    )
-    .context("opening the UFS for the direct-read fallback")
+    ringside_cluster::worker::open_ufs(&site.client().ufs)
+        .context("opening the UFS for the direct-read fallback")
 }
 
 pub async fn cat(coordinator: &Coordinator, site: &SiteConfig, raw: &str) -> anyhow::Result<()> {

@@ -147,10 +147,7 @@ impl EtcdRegistrar {
         cluster: &str,
         failure_timeout: Duration,
     ) -> Result<Self, EtcdError> {
-        let keys = Keys::new(cluster)?;
-        let endpoints = normalize_endpoints(endpoints)?;
-        let shown = endpoints.join(",");
-        let client = open(&endpoints, &shown, &keys).await?;
+        let (endpoints, shown, keys, client) = connect_parts(endpoints, cluster).await?;
         Ok(Self {
             endpoints,
             shown,
@@ -379,10 +376,7 @@ impl EtcdMembers {
     /// Connects to etcd for the coordinator of cluster `cluster`, and checks
     /// that etcd answers.
     pub async fn connect(endpoints: &[String], cluster: &str) -> Result<Self, EtcdError> {
-        let keys = Keys::new(cluster)?;
-        let endpoints = normalize_endpoints(endpoints)?;
-        let shown = endpoints.join(",");
-        let client = open(&endpoints, &shown, &keys).await?;
+        let (endpoints, shown, keys, client) = connect_parts(endpoints, cluster).await?;
         Ok(Self {
             endpoints,
             shown,
@@ -490,6 +484,19 @@ impl EtcdMembers {
         }
         Ok(deleted > 0)
     }
+}
+
+/// What both sides need: the checked endpoints, how errors name them, the
+/// cluster's keys, and a client that has been answered once.
+async fn connect_parts(
+    endpoints: &[String],
+    cluster: &str,
+) -> Result<(Vec<String>, String, Keys, Client), EtcdError> {
+    let keys = Keys::new(cluster)?;
+    let endpoints = normalize_endpoints(endpoints)?;
+    let shown = endpoints.join(",");
+    let client = open(&endpoints, &shown, &keys).await?;
+    Ok((endpoints, shown, keys, client))
 }
 
 /// The lease TTL for a failure detection timeout: whole seconds rounded up,

@@ -11,7 +11,7 @@ mod s3;
 use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
 
 use ringside_api::WorkerHeartbeat;
-use ringside_config::{EvictorType, MembershipType, WorkerConfig};
+use ringside_config::{EvictorType, MembershipType, UfsConfig, WorkerConfig};
 use ringside_pagestore::{EvictorKind, Options, PageStore, PageStoreError};
 use ringside_ufs::{Ufs, UfsError, UfsOptions};
 
@@ -36,6 +36,24 @@ pub enum WorkerError {
     },
     #[error("serving the worker API failed: {0}")]
     Serve(std::io::Error),
+}
+
+/// Opens the UFS a site configuration names. Workers read misses from it;
+/// clients read it directly when a file's owner is down.
+pub fn open_ufs(config: &UfsConfig) -> Result<Ufs, UfsError> {
+    Ufs::open(
+        &config.root,
+        UfsOptions {
+            s3_endpoint: config.s3_endpoint.clone(),
+            s3_region: Some(config.s3_region.clone()),
+            // A plain-http endpoint is a local S3 server (moto, MinIO).
+            allow_http: config
+                .s3_endpoint
+                .as_deref()
+                .is_some_and(|e| e.starts_with("http://")),
+            ..UfsOptions::default()
+        },
+    )
 }
 
 /// What the worker's handlers share.
@@ -73,19 +91,7 @@ impl Worker {
         let store = tokio::task::spawn_blocking(move || PageStore::open(options))
             .await
             .map_err(|e| WorkerError::Serve(std::io::Error::other(e)))??;
-        let ufs = Ufs::open(
-            &config.ufs.root,
-            UfsOptions {
-                s3_endpoint: config.ufs.s3_endpoint.clone(),
-                s3_region: Some(config.ufs.s3_region.clone()),
-                allow_http: config
-                    .ufs
-                    .s3_endpoint
-                    .as_deref()
-                    .is_some_and(|e| e.starts_with("http://")),
-                ..UfsOptions::default()
-            },
-        )?;
+        let ufs = open_ufs(&config.ufs)?;
         let bind = |port: u16| {
             let addr = format!("{}:{port}", config.bind_host);
             async move {
