@@ -8,6 +8,7 @@ pub mod coordinator;
 pub mod error;
 #[cfg(feature = "axum")]
 pub mod http;
+pub mod job;
 pub mod range;
 pub mod worker;
 
