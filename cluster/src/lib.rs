@@ -7,6 +7,7 @@ pub mod coordinator;
 pub mod membership;
 pub mod metastore;
 pub mod metrics;
+pub mod pacing;
 pub mod worker;
 
 /// This build's version, reported by every daemon and the CLI.

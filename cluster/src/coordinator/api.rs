@@ -3,17 +3,23 @@
 
 use axum::{
     Json, Router,
-    extract::{Path, State},
-    http::StatusCode,
+    extract::{Path, Query, State},
+    http::{HeaderValue, StatusCode, header},
+    response::{IntoResponse, Response},
     routing::{delete, get, post},
 };
 use ringside_api::{
     ClusterInfo, ErrorBody, WorkerHeartbeat, WorkerView,
     http::{ApiError, ApiJson, harden, route_not_found},
+    job::{JobRequest, JobState, JobType, JobView},
 };
+use serde::Deserialize;
 use utoipa::OpenApi;
 
-use super::CoordinatorState;
+use super::{
+    CoordinatorState,
+    jobs::{JobError, Submitted},
+};
 use crate::membership::MembershipError;
 
 #[derive(OpenApi)]
@@ -22,8 +28,27 @@ use crate::membership::MembershipError;
         title = "Ringside coordinator API",
         description = "The control plane of one Ringside cluster."
     ),
-    paths(info, healthz, heartbeat, list_workers, remove_worker, ring),
+    paths(
+        info,
+        healthz,
+        heartbeat,
+        list_workers,
+        remove_worker,
+        ring,
+        submit_job,
+        list_jobs,
+        current_job,
+        get_job,
+        stop_job
+    ),
     components(schemas(
+        JobRequest,
+        JobView,
+        JobType,
+        JobState,
+        ringside_api::job::JobOptions,
+        ringside_api::job::JobProgress,
+        ringside_api::job::FailedFile,
         ClusterInfo,
         ErrorBody,
         ringside_api::ErrorDetail,
@@ -46,6 +71,10 @@ pub fn router(state: CoordinatorState) -> Router {
         .route("/workers/heartbeat", post(heartbeat))
         .route("/workers/{id}", delete(remove_worker))
         .route("/ring", get(ring))
+        .route("/jobs", post(submit_job).get(list_jobs))
+        .route("/jobs/current", get(current_job))
+        .route("/jobs/{id}", get(get_job))
+        .route("/jobs/{id}/stop", post(stop_job))
         .route("/openapi.json", get(|| async { Json(openapi()) }))
         .fallback(route_not_found);
     harden(
@@ -141,4 +170,152 @@ async fn metrics(State(state): State<CoordinatorState>) -> axum::response::Respo
         Err(error) => tracing::warn!(%error, "cannot list workers for metrics"),
     }
     crate::metrics::render(&state.metrics.registry)
+}
+
+impl From<JobError> for ApiError {
+    fn from(error: JobError) -> Self {
+        let message = error.to_string();
+        match error {
+            JobError::UnknownJob(_) | JobError::NoJobFor { .. } | JobError::PathNotFound { .. } => {
+                ApiError::not_found(message)
+            }
+            JobError::Invalid { field, .. } => {
+                ApiError::new(StatusCode::BAD_REQUEST, "invalid_field", message).with_field(field)
+            }
+            JobError::Exists(_) => ApiError::new(StatusCode::CONFLICT, "job_exists", message),
+            JobError::Finished(_) => ApiError::new(StatusCode::CONFLICT, "job_finished", message),
+            JobError::Ufs(e) => crate::worker::ufs_error(e),
+            JobError::Membership(_) | JobError::Database(_) | JobError::Corrupt(_) => {
+                tracing::error!(error = %message, "job operation failed");
+                ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", message)
+            }
+        }
+    }
+}
+
+/// Starts a job (201), or resumes the stopped job of the same type and path
+/// (200). A job of that type and path still active is not duplicated: 409
+/// names it, and `Location` points at it.
+#[utoipa::path(post, path = "/api/v1/jobs", request_body = JobRequest, responses(
+    (status = 201, description = "Submitted", body = JobView),
+    (status = 200, description = "A stopped job resumed", body = JobView),
+    (status = 400, body = ErrorBody),
+    (status = 404, description = "No such path in the UFS", body = ErrorBody),
+    (status = 409, description = "Already active", body = ErrorBody),
+))]
+async fn submit_job(
+    State(state): State<CoordinatorState>,
+    ApiJson(request): ApiJson<JobRequest>,
+) -> Result<Response, ApiError> {
+    match state.jobs.submit(request).await {
+        Ok((job, how)) => {
+            let status = match how {
+                Submitted::Created => StatusCode::CREATED,
+                Submitted::Resumed => StatusCode::OK,
+            };
+            let id = job.id.clone();
+            Ok(with_location(&id, (status, Json(job)).into_response()))
+        }
+        Err(JobError::Exists(job)) => {
+            let id = job.id.clone();
+            let response = ApiError::from(JobError::Exists(job)).into_response();
+            Ok(with_location(&id, response))
+        }
+        Err(error) => Err(error.into()),
+    }
+}
+
+fn with_location(id: &str, mut response: Response) -> Response {
+    let location = format!("{}/jobs/{id}", ringside_api::API_PREFIX);
+    if let Ok(value) = HeaderValue::from_str(&location) {
+        response.headers_mut().insert(header::LOCATION, value);
+    }
+    response
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+struct JobFilter {
+    /// LOAD, FREE or REBALANCE; all when absent.
+    job_type: Option<String>,
+    /// A state, or ALL (the default).
+    job_state: Option<String>,
+}
+
+fn parse_type(text: &str) -> Result<JobType, ApiError> {
+    text.parse::<JobType>().map_err(|e| {
+        ApiError::new(StatusCode::BAD_REQUEST, "invalid_field", e.to_string()).with_field("job_type")
+    })
+}
+
+/// Jobs, oldest first, filtered by type and state.
+#[utoipa::path(get, path = "/api/v1/jobs", params(JobFilter), responses(
+    (status = 200, body = [JobView]),
+    (status = 400, body = ErrorBody),
+))]
+async fn list_jobs(
+    State(state): State<CoordinatorState>,
+    Query(filter): Query<JobFilter>,
+) -> Result<Json<Vec<JobView>>, ApiError> {
+    let job_type = filter.job_type.as_deref().map(parse_type).transpose()?;
+    let job_state = match filter.job_state.as_deref() {
+        None => None,
+        Some(s) if s.eq_ignore_ascii_case("ALL") => None,
+        Some(s) => Some(s.parse::<JobState>().map_err(|e| {
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_field",
+                format!("{e}, or ALL"),
+            )
+            .with_field("job_state")
+        })?),
+    };
+    Ok(Json(state.jobs.list(job_type, job_state).await?))
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+struct JobKey {
+    /// LOAD, FREE or REBALANCE.
+    job_type: String,
+    /// The UFS path; for REBALANCE the target (ALL or a worker id).
+    path: String,
+}
+
+/// The latest job of a type on a path, as `job load --progress` asks.
+#[utoipa::path(get, path = "/api/v1/jobs/current", params(JobKey), responses(
+    (status = 200, body = JobView),
+    (status = 404, body = ErrorBody),
+))]
+async fn current_job(
+    State(state): State<CoordinatorState>,
+    Query(key): Query<JobKey>,
+) -> Result<Json<JobView>, ApiError> {
+    let job_type = parse_type(&key.job_type)?;
+    Ok(Json(state.jobs.current(job_type, &key.path).await?))
+}
+
+#[utoipa::path(get, path = "/api/v1/jobs/{id}", params(("id" = String, Path, description = "Job id")), responses(
+    (status = 200, body = JobView),
+    (status = 404, body = ErrorBody),
+))]
+async fn get_job(
+    State(state): State<CoordinatorState>,
+    Path(id): Path<String>,
+) -> Result<Json<JobView>, ApiError> {
+    Ok(Json(state.jobs.get(&id).await?))
+}
+
+/// Stops an active job; submitting it again resumes it. A finished job
+/// answers 409 `job_finished`.
+#[utoipa::path(post, path = "/api/v1/jobs/{id}/stop", params(("id" = String, Path, description = "Job id")), responses(
+    (status = 200, body = JobView),
+    (status = 404, body = ErrorBody),
+    (status = 409, body = ErrorBody),
+))]
+async fn stop_job(
+    State(state): State<CoordinatorState>,
+    Path(id): Path<String>,
+) -> Result<Json<JobView>, ApiError> {
+    Ok(Json(state.jobs.stop(&id).await?))
 }

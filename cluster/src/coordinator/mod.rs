@@ -1,7 +1,8 @@
-//! The coordinator daemon: opens the metastore, then serves the cluster's
-//! HTTP API until asked to stop.
+//! The coordinator daemon: opens the metastore, resumes its jobs, then
+//! serves the cluster's HTTP API until asked to stop.
 
 mod api;
+pub mod jobs;
 mod metrics;
 
 use std::{future::Future, net::SocketAddr};
@@ -23,6 +24,10 @@ pub enum CoordinatorError {
     Metastore(#[from] MetastoreError),
     #[error(transparent)]
     Membership(#[from] MembershipError),
+    #[error("jobs: {0}")]
+    Jobs(#[from] jobs::JobError),
+    #[error("ufs: {0}")]
+    Ufs(#[from] ringside_ufs::UfsError),
     #[error("cannot listen on {addr}: {source}")]
     Bind {
         addr: String,
@@ -37,6 +42,7 @@ pub enum CoordinatorError {
 pub struct CoordinatorState {
     pub info: ClusterInfo,
     pub membership: Membership,
+    pub jobs: jobs::JobService,
     pub metrics: metrics::CoordinatorMetrics,
 }
 
@@ -51,7 +57,11 @@ impl Coordinator {
     /// daemon before it claims to be up.
     pub async fn bind(config: &CoordinatorConfig) -> Result<Coordinator, CoordinatorError> {
         let metastore = Metastore::open(&config.metastore_dir)?;
-        let membership = Membership::open(metastore.database().await?, config).await?;
+        let database = metastore.database().await?;
+        let membership = Membership::open(database.clone(), config).await?;
+        let ufs = crate::worker::open_ufs(&config.ufs)?;
+        let jobs =
+            jobs::JobService::start(database, membership.clone(), ufs, config.job.clone()).await?;
         let addr = format!("{}:{}", config.bind_host, config.port);
         let listener = tokio::net::TcpListener::bind(&addr)
             .await
@@ -67,6 +77,7 @@ impl Coordinator {
             state: CoordinatorState {
                 info,
                 membership,
+                jobs,
                 metrics: metrics::CoordinatorMetrics::new(),
             },
         })

@@ -1,6 +1,7 @@
 //! A worker's HTTP API: reads through the cache (`/api/v1/files/{path}`,
 //! with `Range`), file status and listings for the CLI, its page store
-//! state, and `/metrics`.
+//! state, the job tasks its coordinator hands it (`/api/v1/tasks/...`,
+//! `/api/v1/cache`), and `/metrics`.
 
 use axum::{
     Json, Router,
@@ -8,7 +9,7 @@ use axum::{
     extract::{Path, Query, State},
     http::{HeaderMap, HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
-    routing::get,
+    routing::{get, post},
 };
 use futures::{StreamExt, TryStreamExt};
 use ringside_api::{
@@ -19,7 +20,7 @@ use ringside_api::{
 use ringside_ufs::{Entry, UfsError, UfsPath};
 use serde::Deserialize;
 
-use super::{WorkerContext, read::key_of};
+use super::{WorkerContext, read::key_of, tasks};
 
 /// Most entries one listing answers with; a bigger directory is truncated
 /// (and says so) rather than held in memory whole.
@@ -33,6 +34,11 @@ pub fn router(ctx: WorkerContext) -> Router {
         .route("/list", get(list_root))
         .route("/list/{*path}", get(list))
         .route("/status", get(status))
+        .route("/tasks/load", post(tasks::load))
+        .route("/tasks/free", post(tasks::free))
+        .route("/tasks/cached", post(tasks::cached))
+        .route("/cache", get(tasks::cache_listing))
+        .route("/cache/{*path}", get(tasks::cached_file))
         .fallback(route_not_found);
     harden(
         Router::new()

@@ -7,6 +7,7 @@ mod identity;
 mod metrics;
 mod read;
 mod s3;
+mod tasks;
 
 use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
 
@@ -17,6 +18,7 @@ use ringside_ufs::{Ufs, UfsError, UfsOptions};
 
 use crate::membership::etcd::EtcdRegistrar;
 
+pub use api::ufs_error;
 pub use identity::IdentityError;
 pub use metrics::WorkerMetrics;
 pub use read::Reader;
@@ -61,6 +63,8 @@ pub fn open_ufs(config: &UfsConfig) -> Result<Ufs, UfsError> {
 pub struct WorkerContext {
     pub id: String,
     pub reader: Reader,
+    /// Calls to other workers, for copying files out of their caches.
+    pub peers: reqwest::Client,
 }
 
 /// A worker with its page store open and its ports bound.
@@ -110,6 +114,7 @@ impl Worker {
                     ufs,
                     metrics: WorkerMetrics::new(),
                 },
+                peers: reqwest::Client::new(),
             },
             config: config.clone(),
             http,
