@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use ringside_api::job::{JobState, JobType};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -43,6 +44,182 @@ pub enum Command {
     /// Show information about this build and the cluster.
     #[command(subcommand)]
     Info(InfoCommand),
+    /// Load, free and rebalance cached files with jobs the coordinator runs.
+    #[command(subcommand)]
+    Job(JobCommand),
+}
+
+const JOB_EXIT_STATUS: &str = "\
+Exit status: 0 on success, also when --submit finds the job still running or
+--stop finds it already finished (the coordinator's message is printed);
+non-zero when the coordinator refuses or cannot be reached, when there is no
+such job, and when --progress --watch sees the job end FAILED.";
+
+#[derive(Subcommand, Debug)]
+pub enum JobCommand {
+    /// Read the files under a UFS path into the cache of their owning workers.
+    #[command(after_help = JOB_EXIT_STATUS)]
+    Load {
+        /// UFS path of a file or directory.
+        #[arg(long)]
+        path: String,
+        #[command(flatten)]
+        action: JobAction,
+        #[command(flatten)]
+        options: LoadOptions,
+        #[command(flatten)]
+        progress: ProgressArgs,
+    },
+    /// Drop the cached pages of the files under a UFS path, on every worker.
+    #[command(after_help = JOB_EXIT_STATUS)]
+    Free {
+        /// UFS path of a file or directory.
+        #[arg(long)]
+        path: String,
+        #[command(flatten)]
+        action: JobAction,
+        #[command(flatten)]
+        progress: ProgressArgs,
+    },
+    /// Copy files to the workers that own them now and prune the copies left
+    /// on the workers that no longer do.
+    #[command(after_help = JOB_EXIT_STATUS)]
+    Rebalance {
+        /// ALL, or the id of the worker to move files to.
+        #[arg(long, value_name = "ALL|WORKER_ID")]
+        target: String,
+        #[command(flatten)]
+        action: JobAction,
+        #[command(flatten)]
+        options: RebalanceOptions,
+        #[command(flatten)]
+        progress: ProgressArgs,
+    },
+    /// List jobs, one line each: id, type, state, path, files, progress.
+    ///
+    /// Prints nothing at all, not even a header, when no job matches, so
+    /// scripts can test for empty output.
+    List {
+        /// LOAD, FREE or REBALANCE; every type if not given.
+        #[arg(long, value_name = "TYPE", value_parser = str::parse::<JobType>)]
+        job_type: Option<JobType>,
+        /// WAITING, RUNNING, VERIFYING, SUCCEEDED, FAILED, STOPPED or ALL.
+        #[arg(long, value_name = "STATE", default_value = "ALL", value_parser = parse_state_filter)]
+        job_state: StateFilter,
+    },
+}
+
+/// What to do with the job of a path or target: exactly one.
+#[derive(Args, Debug)]
+#[group(required = true, multiple = false)]
+pub struct JobAction {
+    /// Submit the job. A STOPPED job for the same path (or target) resumes;
+    /// one still running is left as it is.
+    #[arg(long)]
+    submit: bool,
+    /// Show the progress of the latest job for the path (or target); exits 0
+    /// whatever its state unless --watch is given.
+    #[arg(long)]
+    progress: bool,
+    /// Stop the running job; one that already finished is left as it is
+    /// (exit 0).
+    #[arg(long)]
+    stop: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Action {
+    Submit,
+    Progress,
+    Stop,
+}
+
+impl JobAction {
+    /// The group makes exactly one flag true.
+    pub fn get(&self) -> Action {
+        if self.submit {
+            Action::Submit
+        } else if self.progress {
+            Action::Progress
+        } else {
+            Action::Stop
+        }
+    }
+}
+
+#[derive(Args, Debug)]
+#[command(next_help_heading = "Submit options")]
+pub struct LoadOptions {
+    /// Leave files that are already fully cached alone.
+    #[arg(long, conflicts_with_all = ["progress", "stop"])]
+    pub skip_if_exists: bool,
+    /// After loading, check every file on its owner and load again what is
+    /// missing; files still short fail the job.
+    #[arg(long, conflicts_with_all = ["progress", "stop"])]
+    pub verify: bool,
+    /// Only files whose path matches this regular expression.
+    #[arg(long, value_name = "REGEX", conflicts_with_all = ["progress", "stop"])]
+    pub file_filter_regex: Option<String>,
+    /// Bytes per second read from the UFS across all workers, e.g. 200MiB;
+    /// unlimited if not given.
+    #[arg(long, value_name = "SIZE", value_parser = parse_bandwidth, conflicts_with_all = ["progress", "stop"])]
+    pub bandwidth: Option<u64>,
+    /// Files per task; else ringside.job.batch.size.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..), conflicts_with_all = ["progress", "stop"])]
+    pub batch_size: Option<u32>,
+}
+
+#[derive(Args, Debug)]
+#[command(next_help_heading = "Submit options")]
+pub struct RebalanceOptions {
+    /// Bytes per second copied to the new owners, e.g. 200MiB; unlimited if
+    /// not given.
+    #[arg(long, value_name = "SIZE", value_parser = parse_bandwidth, conflicts_with_all = ["progress", "stop"])]
+    pub load_bandwidth: Option<u64>,
+    /// Bytes per second freed on the old owners; unlimited if not given.
+    #[arg(long, value_name = "SIZE", value_parser = parse_bandwidth, conflicts_with_all = ["progress", "stop"])]
+    pub prune_bandwidth: Option<u64>,
+    /// Keep the old copies; eviction drops them in time.
+    #[arg(long, conflicts_with_all = ["progress", "stop"])]
+    pub skip_prune: bool,
+}
+
+#[derive(Args, Debug)]
+#[command(next_help_heading = "Progress options")]
+pub struct ProgressArgs {
+    /// Output format.
+    #[arg(
+        long,
+        value_enum,
+        ignore_case = true,
+        default_value = "text",
+        conflicts_with_all = ["submit", "stop"]
+    )]
+    pub format: Format,
+    /// Show a progress bar until the job ends, then its final progress; exit
+    /// non-zero if it ended FAILED.
+    #[arg(long, conflicts_with_all = ["submit", "stop"])]
+    pub watch: bool,
+}
+
+/// `--job-state`: one state, or none for ALL.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StateFilter(pub Option<JobState>);
+
+fn parse_state_filter(text: &str) -> Result<StateFilter, String> {
+    if text.trim().eq_ignore_ascii_case("ALL") {
+        return Ok(StateFilter(None));
+    }
+    text.parse()
+        .map(|state| StateFilter(Some(state)))
+        .map_err(|e: ringside_api::job::UnknownName| format!("{e}, ALL"))
+}
+
+/// A rate in bytes per second, written as a size (`200MiB`, `1.5GB`).
+fn parse_bandwidth(text: &str) -> Result<u64, String> {
+    ringside_config::units::parse_size(text)
+        .filter(|&bytes| bytes > 0)
+        .ok_or_else(|| "expected a positive size such as 200MiB or 1GB (bytes per second)".into())
 }
 
 #[derive(Subcommand, Debug)]
@@ -106,4 +283,116 @@ pub struct FormatArg {
 pub enum Format {
     Text,
     Json,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(line: &str) -> Result<Cli, clap::Error> {
+        Cli::try_parse_from(line.split_whitespace())
+    }
+
+    fn job(line: &str) -> JobCommand {
+        match parse(line).unwrap().command {
+            Command::Job(command) => command,
+            other => panic!("not a job command: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn load_takes_the_guides_flags() {
+        let JobCommand::Load {
+            path,
+            action,
+            options,
+            ..
+        } = job(
+            "ringside job load --path /data --submit --skip-if-exists --verify \
+             --bandwidth 1.5GB --batch-size 8 --file-filter-regex .*\\.parquet",
+        )
+        else {
+            panic!("not load");
+        };
+        assert_eq!(path, "/data");
+        assert_eq!(action.get(), Action::Submit);
+        assert!(options.skip_if_exists && options.verify);
+        assert_eq!(options.bandwidth, Some(3 << 29));
+        assert_eq!(options.batch_size, Some(8));
+        assert_eq!(options.file_filter_regex.as_deref(), Some(".*\\.parquet"));
+    }
+
+    #[test]
+    fn exactly_one_action() {
+        assert!(parse("ringside job load --path /d").is_err());
+        assert!(parse("ringside job load --path /d --submit --stop").is_err());
+        let JobCommand::Free { action, .. } = job("ringside job free --path /d --stop") else {
+            panic!("not free");
+        };
+        assert_eq!(action.get(), Action::Stop);
+    }
+
+    #[test]
+    fn options_belong_to_their_action() {
+        assert!(parse("ringside job load --path /d --progress --verify").is_err());
+        assert!(parse("ringside job load --path /d --submit --watch").is_err());
+        assert!(parse("ringside job rebalance --target ALL --stop --skip-prune").is_err());
+        let JobCommand::Rebalance {
+            target, progress, ..
+        } = job("ringside job rebalance --progress --target ALL --format JSON --watch")
+        else {
+            panic!("not rebalance");
+        };
+        assert_eq!(target, "ALL");
+        assert_eq!(progress.format, Format::Json);
+        assert!(progress.watch);
+    }
+
+    #[test]
+    fn bad_sizes_and_counts_say_what_is_expected() {
+        for bad in ["--bandwidth fast", "--bandwidth 0", "--batch-size 0"] {
+            let error = parse(&format!("ringside job load --path /d --submit {bad}")).unwrap_err();
+            assert_eq!(
+                error.kind(),
+                clap::error::ErrorKind::ValueValidation,
+                "{bad}"
+            );
+        }
+        let error = parse("ringside job load --path /d --submit --bandwidth fast").unwrap_err();
+        assert!(
+            error
+                .to_string()
+                .contains("expected a positive size such as 200MiB")
+        );
+    }
+
+    #[test]
+    fn list_filters_parse_in_any_case_and_default_to_all() {
+        let JobCommand::List {
+            job_type,
+            job_state,
+        } = job("ringside job list")
+        else {
+            panic!("not list");
+        };
+        assert_eq!((job_type, job_state), (None, StateFilter(None)));
+        let JobCommand::List {
+            job_type,
+            job_state,
+        } = job("ringside job list --job-type load --job-state Running")
+        else {
+            panic!("not list");
+        };
+        assert_eq!(job_type, Some(JobType::Load));
+        assert_eq!(job_state, StateFilter(Some(JobState::Running)));
+        assert!(matches!(
+            job("ringside job list --job-state all"),
+            JobCommand::List {
+                job_state: StateFilter(None),
+                ..
+            }
+        ));
+        let error = parse("ringside job list --job-state DONE").unwrap_err();
+        assert!(error.to_string().contains("STOPPED, ALL"), "{error}");
+    }
 }

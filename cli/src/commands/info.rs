@@ -47,24 +47,31 @@ pub fn print_table<const N: usize>(header: &[&str; N], rows: &[[String; N]]) {
     if rows.is_empty() {
         return;
     }
-    let mut widths = header.map(str::len);
-    for row in rows {
+    let header = header.map(str::to_string);
+    for line in aligned(std::iter::once(&header).chain(rows)) {
+        println!("{line}");
+    }
+}
+
+/// Rows as lines of columns padded to the widest cell, two spaces apart.
+pub fn aligned<'a, const N: usize>(
+    rows: impl Iterator<Item = &'a [String; N]> + Clone,
+) -> Vec<String> {
+    let mut widths = [0; N];
+    for row in rows.clone() {
         for (w, cell) in widths.iter_mut().zip(row) {
             *w = (*w).max(cell.chars().count());
         }
     }
-    let line = |cells: Vec<&str>| {
-        let padded: Vec<String> = cells
+    rows.map(|row| {
+        let padded: Vec<String> = row
             .iter()
             .zip(widths)
             .map(|(c, w)| format!("{c:<w$}"))
             .collect();
-        println!("{}", padded.join("  ").trim_end());
-    };
-    line(header.to_vec());
-    for row in rows {
-        line(row.iter().map(String::as_str).collect());
-    }
+        padded.join("  ").trim_end().to_string()
+    })
+    .collect()
 }
 
 /// Bytes as people read them: `0B`, `512B`, `1.50KiB`, `2.86MiB`.

@@ -3,6 +3,7 @@
 
 mod fs;
 mod info;
+mod job;
 mod process;
 
 use anyhow::Context;
@@ -41,6 +42,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Info(InfoCommand::Nodes(format)) => {
             info::nodes(&coordinator(&cli.global)?, format.format).await
         }
+        Command::Job(command) => job::run(&coordinator(&cli.global)?, command).await,
     }
 }
 
