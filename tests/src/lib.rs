@@ -2,6 +2,8 @@
 //! starts them as real processes on free loopback ports, waits until they
 //! answer, and stops them when the test is done (even when it fails).
 
+pub mod cluster;
+
 use std::{
     net::TcpListener,
     path::{Path, PathBuf},
@@ -100,6 +102,12 @@ impl Daemon {
     /// Stops the process with SIGTERM and waits for it to exit.
     pub fn stop(mut self) -> ExitStatus {
         self.terminate()
+    }
+
+    /// Kills the process with SIGKILL, as a crash would, and waits for it.
+    pub fn kill(&mut self) -> ExitStatus {
+        let _ = self.child.kill();
+        self.child.wait().expect("wait for killed process")
     }
 
     fn terminate(&mut self) -> ExitStatus {

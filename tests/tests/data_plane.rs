@@ -4,126 +4,41 @@
 
 use std::{
     path::{Path, PathBuf},
-    process::Command,
     time::Duration,
 };
 
-use reqwest::{StatusCode, blocking::Client};
-use ringside_api::{WorkerState, WorkerView};
+use reqwest::StatusCode;
 use ringside_tests::{
-    Daemon, eventually, free_port, metric, ringside, start_coordinator_with, start_worker,
+    Daemon,
+    cluster::{Cluster, PAGE},
+    eventually, start_worker,
 };
 
-const PAGE: usize = 64 * 1024;
-
-struct Cluster {
-    dir: tempfile::TempDir,
-    ufs: PathBuf,
-    coordinator: Daemon,
-    properties: Vec<String>,
-    http: Client,
+/// The three-worker cluster most tests here use, over the sample files.
+fn three_workers() -> (Cluster, Vec<Daemon>) {
+    Cluster::start_with("dp", &["w1", "w2", "w3"], &[], write_sample)
 }
 
-impl Cluster {
-    fn start() -> (Cluster, Vec<Daemon>) {
-        Cluster::start_with("dp", &["w1", "w2", "w3"], &[])
-    }
-
-    /// A cluster `name` with the given workers over the sample UFS;
-    /// `overrides` come last, so they win over the defaults here.
-    fn start_with(name: &str, names: &[&str], overrides: &[String]) -> (Cluster, Vec<Daemon>) {
-        let dir = tempfile::tempdir().unwrap();
-        let ufs = dir.path().join("ufs");
-        write_sample(&ufs);
-        let port = free_port();
-        let mut properties = vec![
-            format!("ringside.cluster.name={name}"),
-            format!("ringside.ufs.root={}", ufs.display()),
-            format!("ringside.coordinator.address=http://127.0.0.1:{port}"),
-            format!("ringside.worker.pagestore.page.size={PAGE}"),
-            "ringside.worker.pagestore.size=16MiB".to_string(),
-            "ringside.worker.pagestore.reserved.size=4MiB".to_string(),
-            "ringside.worker.heartbeat.interval=200ms".to_string(),
-            "ringside.worker.failure.detection.timeout=2s".to_string(),
-            "ringside.worker.offline.removal.timeout=1h".to_string(),
-        ];
-        properties.extend_from_slice(overrides);
-        let coordinator = start_coordinator_with(name, dir.path(), port, &properties);
-        let workers: Vec<Daemon> = names
-            .iter()
-            .map(|name| start_worker(name, dir.path(), &properties))
-            .collect();
-        let cluster = Cluster {
-            dir,
-            ufs,
-            coordinator,
-            properties,
-            http: Client::new(),
-        };
+/// `ringside fs cat` of every sample file equals the UFS's bytes; returns
+/// what each cat said on stderr.
+fn cat_all(cluster: &Cluster) -> Vec<String> {
+    let mut warnings = Vec::new();
+    for (name, expected) in samples(&cluster.ufs) {
+        let out = cluster.cli(&["fs", "cat", &name]);
         assert!(
-            eventually(Duration::from_secs(10), || cluster.online().len()
-                == names.len()),
-            "the workers never came ONLINE"
+            out.status.success(),
+            "cat {name}: {}",
+            String::from_utf8_lossy(&out.stderr)
         );
-        (cluster, workers)
+        assert!(
+            out.stdout == expected,
+            "cat {name}: {} bytes, expected {}",
+            out.stdout.len(),
+            expected.len()
+        );
+        warnings.push(String::from_utf8_lossy(&out.stderr).into_owned());
     }
-
-    fn workers(&self) -> Vec<WorkerView> {
-        self.http
-            .get(format!("{}/api/v1/workers", self.coordinator.url))
-            .send()
-            .unwrap()
-            .json()
-            .unwrap()
-    }
-
-    fn online(&self) -> Vec<WorkerView> {
-        self.workers()
-            .into_iter()
-            .filter(|w| w.state == WorkerState::Online)
-            .collect()
-    }
-
-    fn epoch(&self) -> u64 {
-        let ring: serde_json::Value = self
-            .http
-            .get(format!("{}/api/v1/ring", self.coordinator.url))
-            .send()
-            .unwrap()
-            .json()
-            .unwrap();
-        ring["epoch"].as_u64().unwrap()
-    }
-
-    fn cli(&self, args: &[&str]) -> std::process::Output {
-        let mut command: Command = ringside(&self.properties);
-        command.args(args).output().unwrap()
-    }
-
-    /// `ringside fs cat` of every sample file equals the UFS's bytes.
-    fn cat_all(&self) -> Vec<String> {
-        let mut warnings = Vec::new();
-        for (name, expected) in samples(&self.ufs) {
-            let out = self.cli(&["fs", "cat", &name]);
-            assert!(
-                out.status.success(),
-                "cat {name}: {}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-            assert!(
-                out.stdout == expected,
-                "cat {name}: {} bytes, expected {}",
-                out.stdout.len(),
-                expected.len()
-            );
-            warnings.push(String::from_utf8_lossy(&out.stderr).into_owned());
-        }
-        warnings
-    }
-
-    fn worker_metric(&self, worker: &str, name: &str) -> u64 {
-        metric(worker, name).unwrap_or_else(|| panic!("{name} missing from {worker}/metrics"))
-    }
+    warnings
 }
 
 /// Files at the edges of the page layout, and names people really use.
@@ -169,12 +84,12 @@ fn samples(ufs: &Path) -> Vec<(String, Vec<u8>)> {
 
 #[test]
 fn reads_are_right_through_misses_hits_corruption_kills_and_restarts() {
-    let (cluster, mut workers) = Cluster::start();
+    let (cluster, mut workers) = three_workers();
     let epoch_before = cluster.epoch();
 
     // Cold, then warm: both byte for byte. Misses are cached in the
     // background; wait for the caches to hold everything before the warm pass.
-    cluster.cat_all();
+    cat_all(&cluster);
     let total: u64 = samples(&cluster.ufs)
         .iter()
         .map(|(_, b)| b.len() as u64)
@@ -189,7 +104,7 @@ fn reads_are_right_through_misses_hits_corruption_kills_and_restarts() {
         }),
         "the cold pass did not leave every byte cached"
     );
-    let warnings = cluster.cat_all();
+    let warnings = cat_all(&cluster);
     assert!(
         warnings.iter().all(String::is_empty),
         "no fallback while all are up: {warnings:?}"
@@ -276,7 +191,7 @@ fn reads_are_right_through_misses_hits_corruption_kills_and_restarts() {
 
     // A corrupted page on disk is detected, dropped, refetched and counted.
     let corrupted = corrupt_one_page(cluster.dir.path());
-    cluster.cat_all();
+    cat_all(&cluster);
     let failures: u64 = workers
         .iter()
         .map(|w| cluster.worker_metric(&w.url, "ringside_worker_pagestore_checksum_failures_total"))
@@ -322,7 +237,7 @@ fn reads_are_right_through_misses_hits_corruption_kills_and_restarts() {
         .heartbeat
         .id;
     killed.stop();
-    let warnings = cluster.cat_all();
+    let warnings = cat_all(&cluster);
     assert!(
         warnings
             .iter()
@@ -335,7 +250,7 @@ fn reads_are_right_through_misses_hits_corruption_kills_and_restarts() {
     );
     // The ring follows within one membership refresh (a second).
     assert!(eventually(Duration::from_secs(5), || cluster.epoch() > epoch_before));
-    let warnings = cluster.cat_all();
+    let warnings = cat_all(&cluster);
     assert!(
         warnings.iter().all(String::is_empty),
         "after the ring moved on, reads go to live owners: {warnings:?}"
@@ -366,7 +281,7 @@ fn reads_are_right_through_misses_hits_corruption_kills_and_restarts() {
         "no stale entry: the worker rejoined under its id"
     );
     assert!(cluster.online().iter().any(|w| w.heartbeat.id == killed_id));
-    cluster.cat_all();
+    cat_all(&cluster);
 
     // Without its identity file a worker is new; the old id goes OFFLINE and
     // `process remove-worker` removes it for good.
@@ -403,12 +318,12 @@ fn reads_are_right_through_misses_hits_corruption_kills_and_restarts() {
     let again = cluster.cli(&["process", "remove-worker", "--name", &old_id]);
     assert!(!again.status.success());
     assert!(String::from_utf8_lossy(&again.stderr).contains("no worker with id"));
-    cluster.cat_all();
+    cat_all(&cluster);
 }
 
 #[test]
 fn a_stock_s3_sdk_reads_through_a_worker() {
-    let (cluster, _workers) = Cluster::start();
+    let (cluster, _workers) = three_workers();
     let s3 = cluster.online()[0].heartbeat.s3_address.clone();
     let script = r#"
 import sys, boto3
@@ -530,6 +445,7 @@ fn a_full_page_store_evicts_and_every_read_still_succeeds() {
         "small",
         &["w1"],
         &["ringside.worker.pagestore.size=1MiB".to_string()],
+        write_sample,
     );
     let worker = &workers[0];
     // Twice the page store's capacity in one file.
@@ -538,7 +454,7 @@ fn a_full_page_store_evicts_and_every_read_still_succeeds() {
         .collect();
     std::fs::write(cluster.ufs.join("data/big.bin"), big).unwrap();
     for _ in 0..3 {
-        cluster.cat_all();
+        cat_all(&cluster);
     }
     let evictions = cluster.worker_metric(&worker.url, "ringside_worker_pagestore_evictions_total");
     assert!(

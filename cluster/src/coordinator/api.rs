@@ -244,7 +244,8 @@ struct JobFilter {
 
 fn parse_type(text: &str) -> Result<JobType, ApiError> {
     text.parse::<JobType>().map_err(|e| {
-        ApiError::new(StatusCode::BAD_REQUEST, "invalid_field", e.to_string()).with_field("job_type")
+        ApiError::new(StatusCode::BAD_REQUEST, "invalid_field", e.to_string())
+            .with_field("job_type")
     })
 }
 

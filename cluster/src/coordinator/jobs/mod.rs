@@ -30,7 +30,7 @@ use crate::membership::{Membership, MembershipError};
 use store::JobStore;
 
 /// Most files a task may carry.
-pub const MAX_BATCH_SIZE: u32 = 10_000;
+pub const MAX_BATCH_SIZE: u32 = 100_000;
 
 #[derive(Debug, thiserror::Error)]
 pub enum JobError {
@@ -45,7 +45,10 @@ pub enum JobError {
     #[error("no file or directory {path} in the UFS")]
     PathNotFound { path: String },
     #[error("{message}")]
-    Invalid { field: &'static str, message: String },
+    Invalid {
+        field: &'static str,
+        message: String,
+    },
     #[error("a {} job for {} is already {} (id {}): not submitted again", .0.job_type, .0.path, .0.state, .0.id)]
     Exists(Box<JobView>),
     #[error("{} job {} for {} already finished ({}): nothing to stop", .0.job_type, .0.id, .0.path, .0.state)]
@@ -120,7 +123,9 @@ impl JobService {
                 return Err(JobError::Exists(Box::new(current)));
             }
             if current.state == JobState::Stopped {
-                store.set_state(&current.id, JobState::Waiting, None).await?;
+                store
+                    .set_state(&current.id, JobState::Waiting, None)
+                    .await?;
                 tracing::info!(job = %current.id, job_type = %request.job_type, %path, "job resumed");
                 self.spawn(current.id.clone());
                 return Ok((self.get(&current.id).await?, Submitted::Resumed));
@@ -244,7 +249,11 @@ impl JobService {
             JobType::Load | JobType::Free => {
                 let rebalance_only = "REBALANCE";
                 only(o.load_bandwidth.is_some(), "load_bandwidth", rebalance_only)?;
-                only(o.prune_bandwidth.is_some(), "prune_bandwidth", rebalance_only)?;
+                only(
+                    o.prune_bandwidth.is_some(),
+                    "prune_bandwidth",
+                    rebalance_only,
+                )?;
                 only(o.skip_prune, "skip_prune", rebalance_only)?;
                 if request.job_type == JobType::Free {
                     only(o.skip_if_exists, "skip_if_exists", "LOAD")?;
@@ -261,7 +270,11 @@ impl JobService {
                 only(o.skip_if_exists, "skip_if_exists", load_only)?;
                 only(o.verify, "verify", load_only)?;
                 only(o.bandwidth.is_some(), "bandwidth", load_only)?;
-                only(o.file_filter_regex.is_some(), "file_filter_regex", "LOAD and FREE")?;
+                only(
+                    o.file_filter_regex.is_some(),
+                    "file_filter_regex",
+                    "LOAD and FREE",
+                )?;
                 let target = request.path.trim();
                 if target.eq_ignore_ascii_case(REBALANCE_ALL) {
                     return Ok(REBALANCE_ALL.to_string());

@@ -92,7 +92,10 @@ enum Target {
     /// FREE: every worker drops what it holds.
     AllWorkers,
     /// REBALANCE copy: to the owner, from the worker holding a copy.
-    Pair { owner: String, source: String },
+    Pair {
+        owner: String,
+        source: String,
+    },
 }
 
 struct Job {
@@ -478,8 +481,7 @@ impl Job {
                         }
                     }
                 }
-                if sweep.inflight.is_empty()
-                    && (draining || (sweep.exhausted && sweep.queued == 0))
+                if sweep.inflight.is_empty() && (draining || (sweep.exhausted && sweep.queued == 0))
                 {
                     break;
                 }
@@ -562,7 +564,10 @@ impl Job {
                 let mut by_owner: HashMap<String, Vec<FileRow>> = HashMap::new();
                 for row in rows {
                     let owner = ring.locate(&row.path).map(|m| m.id.clone());
-                    by_owner.entry(owner.unwrap_or_default()).or_default().push(row);
+                    by_owner
+                        .entry(owner.unwrap_or_default())
+                        .or_default()
+                        .push(row);
                 }
                 for (owner, rows) in by_owner {
                     let counted = match workers.get(&owner) {

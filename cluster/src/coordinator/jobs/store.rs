@@ -125,7 +125,11 @@ impl JobStore {
     }
 
     /// The latest job of `job_type` on `path`.
-    pub async fn current(&self, job_type: JobType, path: &str) -> Result<Option<JobView>, JobError> {
+    pub async fn current(
+        &self,
+        job_type: JobType,
+        path: &str,
+    ) -> Result<Option<JobView>, JobError> {
         let row = sqlx::query(
             "SELECT * FROM jobs WHERE job_type = ?1 AND path = ?2 ORDER BY created_at DESC, rowid DESC LIMIT 1",
         )
@@ -192,12 +196,14 @@ impl JobStore {
 
     /// Adds running time, for the throughput.
     pub async fn add_running_time(&self, id: &str, millis: u64) -> Result<(), JobError> {
-        sqlx::query("UPDATE jobs SET running_millis = running_millis + ?2, updated_at = ?3 WHERE id = ?1")
-            .bind(id)
-            .bind(signed(millis))
-            .bind(now_millis())
-            .execute(&self.pool)
-            .await?;
+        sqlx::query(
+            "UPDATE jobs SET running_millis = running_millis + ?2, updated_at = ?3 WHERE id = ?1",
+        )
+        .bind(id)
+        .bind(signed(millis))
+        .bind(now_millis())
+        .execute(&self.pool)
+        .await?;
         Ok(())
     }
 
@@ -368,12 +374,14 @@ impl JobStore {
             .await?;
             bytes += signed(*freed);
         }
-        sqlx::query("UPDATE jobs SET bytes_pruned = bytes_pruned + ?2, updated_at = ?3 WHERE id = ?1")
-            .bind(id)
-            .bind(bytes)
-            .bind(now_millis())
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query(
+            "UPDATE jobs SET bytes_pruned = bytes_pruned + ?2, updated_at = ?3 WHERE id = ?1",
+        )
+        .bind(id)
+        .bind(bytes)
+        .bind(now_millis())
+        .execute(&mut *tx)
+        .await?;
         tx.commit().await?;
         Ok(())
     }
@@ -457,10 +465,11 @@ impl JobStore {
         .bind(cutoff)
         .execute(&mut *tx)
         .await?;
-        let done = sqlx::query("DELETE FROM jobs WHERE finished_at IS NOT NULL AND finished_at < ?1")
-            .bind(cutoff)
-            .execute(&mut *tx)
-            .await?;
+        let done =
+            sqlx::query("DELETE FROM jobs WHERE finished_at IS NOT NULL AND finished_at < ?1")
+                .bind(cutoff)
+                .execute(&mut *tx)
+                .await?;
         tx.commit().await?;
         Ok(done.rows_affected())
     }
@@ -492,7 +501,8 @@ impl JobStore {
             })
         })
         .collect::<Result<Vec<_>, JobError>>()?;
-        let (loaded, skipped, failed) = (n("files_loaded")?, n("files_skipped")?, n("files_failed")?);
+        let (loaded, skipped, failed) =
+            (n("files_loaded")?, n("files_skipped")?, n("files_failed")?);
         let processed = loaded + skipped + failed;
         let bytes_loaded = n("bytes_loaded")?;
         let running = n("running_millis")?;
