@@ -550,10 +550,24 @@ fn a_dead_worker_and_vanished_files_do_not_stop_a_load() {
         p.listing_complete && p.files_processed >= 2
     }));
     // Files deleted after the listing fail with the reason; the rest go on.
-    let vanished = ["/data/part-2/file-023.bin", "/data/part-2/file-020.bin"];
+    // Stopped first, so the files picked are surely still to do.
+    ok(&cluster, &["job", "load", "--path", "/data", "--stop"]);
+    let held = holdings(&cluster);
+    let untouched: Vec<String> = dataset(&cluster)
+        .into_iter()
+        .map(|(path, _)| path)
+        .filter(|path| held.values().all(|h| !h.contains_key(path)))
+        .collect();
+    assert!(
+        untouched.len() >= 2,
+        "the load went too fast: {untouched:?}"
+    );
+    let vanished = &untouched[..2];
     for path in vanished {
         std::fs::remove_file(cluster.ufs.join(&path[1..])).unwrap();
     }
+    let out = ok(&cluster, &["job", "load", "--path", "/data", "--submit"]);
+    assert!(out.contains("resumed"), "{out}");
     // A worker dies mid-job: its files go to their new owners once failure
     // detection takes it off the ring.
     workers[0].kill();
@@ -570,7 +584,7 @@ fn a_dead_worker_and_vanished_files_do_not_stop_a_load() {
     );
     assert_eq!(job.progress.files_failed, 2, "{job:?}");
     for path in vanished {
-        let failed = job.progress.failed_files.iter().find(|f| f.path == path);
+        let failed = job.progress.failed_files.iter().find(|f| f.path == *path);
         assert!(
             failed.is_some_and(|f| f.reason.contains("file not found")),
             "{path}: {job:?}"
