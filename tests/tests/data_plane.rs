@@ -4,14 +4,16 @@
 
 use std::{
     path::{Path, PathBuf},
+    process::Command,
     time::Duration,
 };
 
-use reqwest::StatusCode;
+use reqwest::{StatusCode, blocking::Client};
+use ringside_api::{WorkerState, WorkerView};
 use ringside_tests::{
     Daemon,
     cluster::{Cluster, PAGE},
-    eventually, start_worker,
+    eventually, free_port, metric, ringside, start_coordinator_with, start_worker,
 };
 
 /// The three-worker cluster most tests here use, over the sample files.

@@ -204,6 +204,13 @@ fn load_free_list_and_bad_input_as_the_guide_writes_them() {
         ),
         ""
     );
+    assert_eq!(
+        ringside_tests::metric(
+            &cluster.coordinator.url,
+            "ringside_jobs{state=\"SUCCEEDED\",type=\"LOAD\"}"
+        ),
+        Some(1)
+    );
     let listed = ok(&cluster, &["job", "list", "--job-type", "LOAD"]);
     assert!(listed.contains(&job.id), "{listed}");
 

@@ -160,14 +160,19 @@ async fn ring(State(state): State<CoordinatorState>) -> Json<ringside_ring::Ring
     Json(state.membership.ring().to_spec())
 }
 
-/// Prometheus metrics: members by state, the ring's epoch, and the
-/// cluster's page store totals from the workers' heartbeats.
+/// Prometheus metrics: members by state, jobs by type and state, the
+/// ring's epoch, and the cluster's page store totals from the workers'
+/// heartbeats.
 async fn metrics(State(state): State<CoordinatorState>) -> axum::response::Response {
     match state.membership.list().await {
         Ok(workers) => state
             .metrics
             .observe(&workers, state.membership.ring().epoch()),
         Err(error) => tracing::warn!(%error, "cannot list workers for metrics"),
+    }
+    match state.jobs.counts().await {
+        Ok(counts) => state.metrics.observe_jobs(&counts),
+        Err(error) => tracing::warn!(%error, "cannot count jobs for metrics"),
     }
     crate::metrics::render(&state.metrics.registry)
 }

@@ -1,7 +1,10 @@
 //! What the coordinator exports at `/metrics`: the cluster as a whole.
 
 use prometheus::{IntGauge, IntGaugeVec, Opts, Registry};
-use ringside_api::{WorkerState, WorkerView};
+use ringside_api::{
+    WorkerState, WorkerView,
+    job::{JobState, JobType},
+};
 
 use crate::metrics::{HttpMetrics, gauge};
 
@@ -10,6 +13,7 @@ pub struct CoordinatorMetrics {
     pub registry: Registry,
     pub http: HttpMetrics,
     workers: IntGaugeVec,
+    jobs: IntGaugeVec,
     ring_epoch: IntGauge,
     capacity: IntGauge,
     used: IntGauge,
@@ -39,9 +43,19 @@ impl CoordinatorMetrics {
             &["state"],
         )
         .expect("static metric definition");
-        registry
-            .register(Box::new(workers.clone()))
-            .expect("metric registered once");
+        let jobs = IntGaugeVec::new(
+            Opts::new(
+                "ringside_jobs",
+                "Jobs in the coordinator's metastore, by type and state",
+            ),
+            &["type", "state"],
+        )
+        .expect("static metric definition");
+        for vec in [&workers, &jobs] {
+            registry
+                .register(Box::new(vec.clone()))
+                .expect("metric registered once");
+        }
         CoordinatorMetrics {
             http: HttpMetrics::register(&registry),
             ring_epoch: gauge(
@@ -65,6 +79,7 @@ impl CoordinatorMetrics {
                 "Pages cached by all ONLINE workers",
             ),
             workers,
+            jobs,
             registry,
         }
     }
@@ -89,5 +104,23 @@ impl CoordinatorMetrics {
         self.capacity.set(sum(|w| w.heartbeat.capacity_bytes));
         self.used.set(sum(|w| w.heartbeat.used_bytes));
         self.pages.set(sum(|w| w.heartbeat.pages));
+    }
+}
+
+impl CoordinatorMetrics {
+    /// Sets the job gauges from `(type, state, count)`; every pair not
+    /// given is 0, so a state that empties shows 0 rather than its last count.
+    pub fn observe_jobs(&self, counts: &[(JobType, JobState, u64)]) {
+        for job_type in JobType::ALL {
+            for state in JobState::ALL {
+                let n = counts
+                    .iter()
+                    .find(|(t, s, _)| *t == job_type && *s == state)
+                    .map_or(0, |(_, _, n)| *n);
+                self.jobs
+                    .with_label_values(&[job_type.as_str(), state.as_str()])
+                    .set(i64::try_from(n).unwrap_or(i64::MAX));
+            }
+        }
     }
 }

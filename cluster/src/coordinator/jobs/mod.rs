@@ -171,6 +171,11 @@ impl JobService {
         self.inner.store.list(job_type, state).await
     }
 
+    /// How many jobs there are of each type and state.
+    pub async fn counts(&self) -> Result<Vec<(JobType, JobState, u64)>, JobError> {
+        self.inner.store.counts().await
+    }
+
     /// Stops an active job; its finished files stay done.
     pub async fn stop(&self, id: &str) -> Result<JobView, JobError> {
         let job = self.get(id).await?;

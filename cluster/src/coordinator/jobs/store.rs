@@ -164,6 +164,28 @@ impl JobStore {
         Ok(jobs)
     }
 
+    /// How many jobs there are of each type and state.
+    pub async fn counts(&self) -> Result<Vec<(JobType, JobState, u64)>, JobError> {
+        let rows =
+            sqlx::query("SELECT job_type, state, COUNT(*) AS n FROM jobs GROUP BY job_type, state")
+                .fetch_all(&self.pool)
+                .await?;
+        rows.iter()
+            .map(|row| {
+                let corrupt = |e: ringside_api::job::UnknownName| JobError::Corrupt(e.to_string());
+                Ok((
+                    row.try_get::<String, _>("job_type")?
+                        .parse()
+                        .map_err(corrupt)?,
+                    row.try_get::<String, _>("state")?
+                        .parse()
+                        .map_err(corrupt)?,
+                    unsigned(row.try_get("n")?),
+                ))
+            })
+            .collect()
+    }
+
     /// Ids of the jobs that still have work to do.
     pub async fn active_ids(&self) -> Result<Vec<String>, JobError> {
         Ok(sqlx::query_scalar(
