@@ -26,8 +26,6 @@ pub enum CoordinatorError {
     Membership(#[from] MembershipError),
     #[error("jobs: {0}")]
     Jobs(#[from] jobs::JobError),
-    #[error("ufs: {0}")]
-    Ufs(#[from] ringside_ufs::UfsError),
     #[error("cannot listen on {addr}: {source}")]
     Bind {
         addr: String,
@@ -59,9 +57,13 @@ impl Coordinator {
         let metastore = Metastore::open(&config.metastore_dir)?;
         let database = metastore.database().await?;
         let membership = Membership::open(database.clone(), config).await?;
-        let ufs = crate::worker::open_ufs(&config.ufs)?;
-        let jobs =
-            jobs::JobService::start(database, membership.clone(), ufs, config.job.clone()).await?;
+        let jobs = jobs::JobService::start(
+            database,
+            membership.clone(),
+            config.ufs.clone(),
+            config.job.clone(),
+        )
+        .await?;
         let addr = format!("{}:{}", config.bind_host, config.port);
         let listener = tokio::net::TcpListener::bind(&addr)
             .await

@@ -21,7 +21,7 @@ use std::{
 use chrono::Utc;
 use futures::StreamExt;
 use ringside_api::job::{JobRequest, JobState, JobType, JobView, REBALANCE_ALL};
-use ringside_config::JobConfig;
+use ringside_config::{JobConfig, UfsConfig};
 use ringside_ufs::{Ufs, UfsError, UfsPath};
 use sqlx::SqlitePool;
 use tokio::sync::watch;
@@ -76,7 +76,9 @@ pub struct JobService {
 struct Inner {
     store: JobStore,
     membership: Membership,
-    ufs: Ufs,
+    /// Opened when a job needs it, so a coordinator whose UFS is not
+    /// reachable yet still starts and serves membership.
+    ufs: UfsConfig,
     config: JobConfig,
     http: reqwest::Client,
     /// Stop switches of the jobs running in this process.
@@ -89,7 +91,7 @@ impl JobService {
     pub async fn start(
         pool: SqlitePool,
         membership: Membership,
-        ufs: Ufs,
+        ufs: UfsConfig,
         config: JobConfig,
     ) -> Result<JobService, JobError> {
         let http = reqwest::Client::builder()
@@ -300,12 +302,13 @@ impl JobService {
     }
 
     async fn check_exists(&self, path: &UfsPath) -> Result<(), JobError> {
-        match self.inner.ufs.stat(path).await {
+        let ufs = self.inner.ufs()?;
+        match ufs.stat(path).await {
             Ok(_) => return Ok(()),
             Err(UfsError::NotFound { .. }) => {}
             Err(e) => return Err(e.into()),
         }
-        match self.inner.ufs.list(path, false).next().await {
+        match ufs.list(path, false).next().await {
             Some(Ok(_)) => Ok(()),
             Some(Err(e)) => Err(e.into()),
             None if path.is_root() => Ok(()),
@@ -332,6 +335,10 @@ impl JobService {
 }
 
 impl Inner {
+    fn ufs(&self) -> Result<Ufs, JobError> {
+        crate::worker::open_ufs(&self.ufs).map_err(JobError::from)
+    }
+
     fn running(&self) -> std::sync::MutexGuard<'_, HashMap<String, watch::Sender<bool>>> {
         self.running.lock().unwrap_or_else(|e| e.into_inner())
     }

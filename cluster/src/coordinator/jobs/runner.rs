@@ -229,7 +229,8 @@ impl Job {
             None => None,
         };
         let keep = |p: &str| filter.as_ref().is_none_or(|f| f.is_match(p));
-        let mut listing = self.inner.ufs.list(&path, true);
+        let ufs = self.inner.ufs()?;
+        let mut listing = ufs.list(&path, true);
         let mut batch = Vec::with_capacity(LISTING_BATCH);
         let mut any = false;
         while let Some(entry) = listing.next().await {
@@ -255,7 +256,7 @@ impl Job {
         }
         if !any && !path.is_root() {
             // A single file: the listing below it is empty.
-            if let Ok(status) = self.inner.ufs.stat(&path).await
+            if let Ok(status) = ufs.stat(&path).await
                 && keep(status.path.as_str())
             {
                 batch.push(NewFile {
