@@ -270,6 +270,8 @@ pub enum InfoCommand {
     Version(FormatArg),
     /// List the cluster's workers: id, address, state, capacity, use, pages.
     Nodes(FormatArg),
+    /// Show the hash ring: policy, epoch, and each worker's share of the key space.
+    Ring(FormatArg),
 }
 
 #[derive(Args, Debug)]

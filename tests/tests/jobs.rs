@@ -471,6 +471,8 @@ fn the_guides_scaling_procedure_and_a_worker_added_mid_load() {
         .len()
         == 5
         && cluster.epoch() > epoch));
+    let ring_text = ok(&cluster, &["info", "ring"]);
+    assert!(ring_text.contains("5 workers"), "{ring_text}");
     let nodes = ok(&cluster, &["info", "nodes"]);
     assert_eq!(nodes.matches("ONLINE").count(), 5, "{nodes}");
     assert!(

@@ -41,6 +41,46 @@ pub async fn nodes(coordinator: &Coordinator, format: Format) -> anyhow::Result<
     Ok(())
 }
 
+/// The ring the coordinator routes with, rebuilt here from its spec so the
+/// shares are computed by the same library the cluster uses.
+pub async fn ring(coordinator: &Coordinator, format: Format) -> anyhow::Result<()> {
+    let spec: ringside_ring::RingSpec = coordinator.get("/ring").await?;
+    let ring = ringside_ring::Ring::from_spec(spec)
+        .map_err(|e| anyhow::anyhow!("the coordinator's ring cannot be rebuilt: {e}"))?;
+    let shares = ring.shares();
+    match format {
+        Format::Json => {
+            let members: Vec<_> = shares
+                .shares
+                .iter()
+                .map(|s| serde_json::json!({ "id": s.member.id, "share": s.fraction }))
+                .collect();
+            let json = serde_json::json!({
+                "policy": ring.config().policy.to_string(),
+                "epoch": ring.epoch(),
+                "exact": shares.exact,
+                "members": members,
+            });
+            println!("{}", serde_json::to_string_pretty(&json)?);
+        }
+        Format::Text => {
+            println!(
+                "policy {}, epoch {}, {} workers",
+                ring.config().policy,
+                ring.epoch(),
+                ring.len()
+            );
+            let rows: Vec<[String; 2]> = shares
+                .shares
+                .iter()
+                .map(|s| [s.member.id.clone(), format!("{:.2}%", s.fraction * 100.0)])
+                .collect();
+            print_table(&["ID", "SHARE"], &rows);
+        }
+    }
+    Ok(())
+}
+
 /// Prints aligned columns; nothing at all when there are no rows, so
 /// scripts can test for empty output as the reference guide does.
 pub fn print_table<const N: usize>(header: &[&str; N], rows: &[[String; N]]) {

@@ -42,6 +42,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Info(InfoCommand::Nodes(format)) => {
             info::nodes(&coordinator(&cli.global)?, format.format).await
         }
+        Command::Info(InfoCommand::Ring(format)) => {
+            info::ring(&coordinator(&cli.global)?, format.format).await
+        }
         Command::Job(command) => job::run(&coordinator(&cli.global)?, command).await,
     }
 }
