@@ -413,7 +413,6 @@ impl Job {
     /// once its tasks are back, when the ring changes.
     async fn pass(&mut self, job: &JobView, phase: Phase, ring: &Ring) -> Result<Pass, Halt> {
         let config = &self.inner.config;
-        let batch = job.options.batch_size.unwrap_or(config.batch_size).max(1) as usize;
         let per_target = config.max_tasks_per_worker.max(1) as usize;
         let limit = match phase {
             Phase::Load => job.options.bandwidth,
@@ -427,6 +426,13 @@ impl Job {
             _ => ring.len().max(1),
         };
         let rate = task_rate(limit, targets * per_target);
+        let total = self.view().await?.progress.files_total;
+        let batch = batch_size(
+            job.options.batch_size,
+            config.batch_size,
+            total,
+            targets * per_target,
+        );
         let workers = self.online_workers().await?;
         let states: &[FileState] = match phase {
             Phase::Prune => &[FileState::Done, FileState::Skipped],
@@ -740,6 +746,20 @@ fn task_file(row: &FileRow) -> TaskFile {
     }
 }
 
+/// Files per task: the job's `--batch-size` if given; else the configured
+/// size, but small enough that a job with few files still keeps every task
+/// slot busy.
+fn batch_size(requested: Option<u32>, configured: u32, files: u64, slots: usize) -> usize {
+    let size = |n: u32| usize::try_from(n.max(1)).unwrap_or(usize::MAX);
+    match requested {
+        Some(n) => size(n),
+        None => {
+            let spread = usize::try_from(files.div_ceil(slots.max(1) as u64)).unwrap_or(usize::MAX);
+            size(configured).min(spread.max(1))
+        }
+    }
+}
+
 /// A file's outcome as the work list records it.
 fn recorded(file: &FileRow, owner: &str, outcome: FileOutcome) -> Recorded {
     let state = if outcome.error.is_some() {
@@ -774,6 +794,15 @@ mod tests {
             owner: None,
             bytes: 0,
         }
+    }
+
+    #[test]
+    fn few_files_are_spread_over_every_slot() {
+        assert_eq!(batch_size(None, 200, 1000, 9), 112);
+        assert_eq!(batch_size(None, 200, 100_000, 9), 200);
+        assert_eq!(batch_size(None, 200, 0, 9), 1);
+        assert_eq!(batch_size(Some(7), 200, 1000, 9), 7);
+        assert_eq!(batch_size(Some(0), 200, 1000, 0), 1);
     }
 
     #[test]
