@@ -29,10 +29,14 @@ use ringside_ufs::{FileStatus, UfsPath};
 use serde::Deserialize;
 
 use super::{WorkerContext, api::ufs_error, read::key_of};
+use tokio::sync::Mutex;
+
 use crate::pacing::Pacer;
 
 /// Pages of one file read at once while loading it.
 const LOAD_PIPELINE_PAGES: usize = 4;
+/// Files of one task loaded at once, so small files keep the disk busy.
+const LOAD_FILES_AT_ONCE: usize = 4;
 /// Most files one cache listing page answers with.
 const MAX_CACHE_PAGE: usize = 10_000;
 
@@ -40,15 +44,19 @@ pub async fn load(
     State(ctx): State<WorkerContext>,
     ApiJson(task): ApiJson<LoadTask>,
 ) -> Json<TaskReport> {
-    let mut pacer = Pacer::new(task.rate);
-    let mut files = Vec::with_capacity(task.files.len());
-    for file in &task.files {
-        let outcome = load_file(&ctx, file, &task, &mut pacer).await;
-        if let Some(error) = &outcome.error {
-            tracing::info!(path = %file.path, %error, "file not loaded");
-        }
-        files.push(outcome);
-    }
+    let pacer = Mutex::new(Pacer::new(task.rate));
+    let (ctx, task, pacer) = (&ctx, &task, &pacer);
+    let files = stream::iter(task.files.iter().cloned())
+        .map(move |file| async move {
+            let outcome = load_file(ctx, &file, task, pacer).await;
+            if let Some(error) = &outcome.error {
+                tracing::info!(path = %file.path, %error, "file not loaded");
+            }
+            outcome
+        })
+        .buffered(LOAD_FILES_AT_ONCE)
+        .collect()
+        .await;
     Json(TaskReport { files })
 }
 
@@ -202,7 +210,7 @@ async fn load_file(
     ctx: &WorkerContext,
     file: &TaskFile,
     task: &LoadTask,
-    pacer: &mut Pacer,
+    pacer: &Mutex<Pacer>,
 ) -> FileOutcome {
     let path = match UfsPath::parse(&file.path) {
         Ok(path) => path,
@@ -257,7 +265,7 @@ async fn load_from_ufs(
     ctx: &WorkerContext,
     status: &FileStatus,
     pages: &[u64],
-    pacer: &mut Pacer,
+    pacer: &Mutex<Pacer>,
 ) -> Result<u64, String> {
     let page_size = ctx.reader.store.page_size();
     let key = key_of(status);
@@ -280,7 +288,7 @@ async fn load_from_ufs(
     let mut total = 0;
     while let Some(loaded) = loads.next().await {
         let bytes = loaded?;
-        pacer.acquire(bytes).await;
+        pacer.lock().await.acquire(bytes).await;
         total += bytes;
     }
     Ok(total)
@@ -299,7 +307,7 @@ async fn copy_from_peer(
     source: &str,
     status: &FileStatus,
     pages: &[u64],
-    pacer: &mut Pacer,
+    pacer: &Mutex<Pacer>,
 ) -> Result<Copied, String> {
     let page_size = ctx.reader.store.page_size();
     let key = key_of(status);
@@ -337,7 +345,7 @@ async fn copy_from_peer(
                 Ok(bytes) => bytes,
                 Err(e) => return partial(copied, e),
             };
-            pacer.acquire(bytes).await;
+            pacer.lock().await.acquire(bytes).await;
             copied.pages += 1;
             copied.bytes += bytes;
             if copied.pages == pages.len() {

@@ -90,6 +90,13 @@ impl JobStore {
         JobStore { pool }
     }
 
+    /// A write transaction that takes the database's write lock up front.
+    /// A deferred one that reads first fails outright (SQLITE_BUSY_SNAPSHOT)
+    /// when another connection writes in between; this one waits its turn.
+    async fn write(&self) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>, sqlx::Error> {
+        self.pool.begin_with("BEGIN IMMEDIATE").await
+    }
+
     pub async fn insert(
         &self,
         id: &str,
@@ -232,7 +239,7 @@ impl JobStore {
     /// Adds listed files; files already listed (a listing resumed after a
     /// restart) keep their row and state.
     pub async fn add_files(&self, id: &str, files: &[NewFile]) -> Result<(), JobError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write().await?;
         let mut seq: i64 =
             sqlx::query_scalar("SELECT COALESCE(MAX(seq), 0) FROM job_files WHERE job_id = ?1")
                 .bind(id)
@@ -334,7 +341,7 @@ impl JobStore {
 
     /// Records what tasks did to PENDING files, with the job's counters.
     pub async fn record(&self, id: &str, outcomes: &[Recorded]) -> Result<(), JobError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write().await?;
         let mut counters = [0i64; 5]; // loaded, skipped, failed, bytes loaded, bytes skipped
         for o in outcomes {
             let done = sqlx::query(
@@ -382,7 +389,7 @@ impl JobStore {
 
     /// Records the prune of DONE files: their old copies were dropped.
     pub async fn record_pruned(&self, id: &str, pruned: &[(FileRow, u64)]) -> Result<(), JobError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write().await?;
         let mut bytes = 0i64;
         for (file, freed) in pruned {
             sqlx::query(
@@ -411,7 +418,7 @@ impl JobStore {
     /// Puts processed files back to PENDING (their owner changed, or they
     /// were found not cached), taking them out of the counts.
     pub async fn requeue(&self, id: &str, files: &[FileRow]) -> Result<(), JobError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write().await?;
         let (mut loaded, mut skipped) = (0i64, 0i64);
         for file in files {
             let state: Option<String> = sqlx::query_scalar(
@@ -479,7 +486,7 @@ impl JobStore {
 
     /// Drops jobs that finished before `cutoff`, with their file lists.
     pub async fn expire(&self, cutoff: DateTime<Utc>) -> Result<u64, JobError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write().await?;
         let cutoff = cutoff.timestamp_millis();
         sqlx::query(
             "DELETE FROM job_files WHERE job_id IN (SELECT id FROM jobs WHERE finished_at IS NOT NULL AND finished_at < ?1)",
