@@ -248,6 +248,25 @@ impl Disk {
     /// Writes `chunks` to a new temporary file and flushes it to disk.
     /// Returns the temporary file's name, for [`Disk::install`].
     pub fn write_temp(&self, chunks: &[&[u8]]) -> io::Result<RelPath> {
+        self.create_temp(chunks, self.sync)
+    }
+
+    /// Like [`Disk::write_temp`], without the flush: the caller flushes a
+    /// whole batch with [`Disk::sync_filesystem`] before installing any.
+    pub fn write_temp_unsynced(&self, chunks: &[&[u8]]) -> io::Result<RelPath> {
+        self.create_temp(chunks, false)
+    }
+
+    /// Flushes everything written to the store's filesystem: one flush for
+    /// a batch of temporary files, where flushing each costs one apiece.
+    pub fn sync_filesystem(&self) -> io::Result<()> {
+        if self.sync {
+            rustix::fs::syncfs(&self.root)?;
+        }
+        Ok(())
+    }
+
+    fn create_temp(&self, chunks: &[&[u8]], sync: bool) -> io::Result<RelPath> {
         let (temp, fd) = loop {
             let temp = RelPath::temp(self.next_temp.fetch_add(1, Ordering::Relaxed));
             match rustix::fs::openat(
@@ -277,7 +296,7 @@ impl Disk {
             // The data must be on disk before the rename makes it visible
             // under its final name, or a crash could leave a page whose
             // name promises content that never reached the disk.
-            if self.sync { file.sync_data() } else { Ok(()) }
+            if sync { file.sync_data() } else { Ok(()) }
         })();
         drop(file);
         match written {

@@ -98,6 +98,14 @@ fn read(counter: &AtomicU64) -> u64 {
     counter.load(Ordering::Relaxed)
 }
 
+/// Room reserved in the index for a page about to be written.
+struct Reserved {
+    id: u128,
+    page: u32,
+    len: u32,
+    need_meta: bool,
+}
+
 /// A worker's page cache on local disk. See the [crate documentation](crate).
 pub struct PageStore {
     options: Options,
@@ -343,6 +351,62 @@ impl PageStore {
     /// [`PageStoreError::is_out_of_space`] holds mean only that the page was
     /// not cached.
     pub fn put_page(&self, key: &FileKey, index: u64, data: &[u8]) -> Result<(), PageStoreError> {
+        let Some(reserved) = self.reserve(key, index, data)? else {
+            return Ok(());
+        };
+        let staged = self.stage(key, &reserved, data, true);
+        self.finish(key, reserved, staged)
+    }
+
+    /// Caches several pages with one flush to disk for all of them (group
+    /// commit): each page is written to a temporary file, one `syncfs`
+    /// makes them all durable, then each is renamed into place. Each page
+    /// gets the same guarantees and result as from [`PageStore::put_page`].
+    pub fn put_pages(&self, pages: &[(&FileKey, u64, &[u8])]) -> Vec<Result<(), PageStoreError>> {
+        let mut results: Vec<Result<(), PageStoreError>> = Vec::with_capacity(pages.len());
+        let mut staged = Vec::new();
+        for (i, (key, index, data)) in pages.iter().enumerate() {
+            match self.reserve(key, *index, data) {
+                Ok(Some(reserved)) => {
+                    let temp = self.stage(key, &reserved, data, false);
+                    staged.push((i, reserved, temp));
+                }
+                Ok(None) => {}
+                Err(e) => {
+                    results.push(Err(e));
+                    continue;
+                }
+            }
+            results.push(Ok(()));
+        }
+        let synced = self.disk.sync_filesystem();
+        for (i, reserved, temp) in staged {
+            let key = pages[i].0;
+            let temp = match (&synced, temp) {
+                (Ok(()), temp) => temp,
+                (Err(e), Ok(temp)) => {
+                    let _ = self.disk.remove(&temp);
+                    Err(PageStoreError::io(
+                        "flush pages",
+                        self.disk.dir().to_path_buf(),
+                        io::Error::new(e.kind(), e.to_string()),
+                    ))
+                }
+                (Err(_), Err(e)) => Err(e),
+            };
+            results[i] = self.finish(key, reserved, temp);
+        }
+        results
+    }
+
+    /// Checks a page and reserves room for it in the index; `None` when it
+    /// is cached already.
+    fn reserve(
+        &self,
+        key: &FileKey,
+        index: u64,
+        data: &[u8],
+    ) -> Result<Option<Reserved>, PageStoreError> {
         key.check_lengths()?;
         let expected = self.page_geometry(key, index)?;
         if data.len() as u64 != expected {
@@ -373,69 +437,91 @@ impl PageStore {
             .lock_index()
             .begin_put(key, id, page, len, &mut garbage);
         self.collect_logged(garbage);
-        let need_meta = match begun {
-            Ok(Begin::Cached) => return Ok(()),
-            Ok(Begin::Reserved { need_meta }) => need_meta,
+        match begun {
+            Ok(Begin::Cached) => Ok(None),
+            Ok(Begin::Reserved { need_meta }) => Ok(Some(Reserved {
+                id,
+                page,
+                len,
+                need_meta,
+            })),
             Err(e) => {
                 if e.is_out_of_space() {
                     bump(&self.counters.capacity_exhausted, 1);
                 }
-                return Err(e);
-            }
-        };
-        match self.write_page(key, id, page, data, need_meta) {
-            Ok(()) => {
-                bump(&self.counters.puts, 1);
-                Ok(())
-            }
-            Err(e) => {
-                let mut garbage = Garbage::default();
-                self.lock_index()
-                    .abort_put(key.path(), id, len, &mut garbage);
-                self.collect_logged(garbage);
                 Err(e)
             }
         }
     }
 
-    fn write_page(
+    /// Writes a reserved page to a temporary file (and its file's metadata
+    /// record first, when it has none yet), flushed when `sync` is set.
+    fn stage(
         &self,
         key: &FileKey,
-        id: u128,
-        page: u32,
+        r: &Reserved,
         data: &[u8],
-        need_meta: bool,
-    ) -> Result<(), PageStoreError> {
-        if need_meta {
+        sync: bool,
+    ) -> Result<RelPath, PageStoreError> {
+        if r.need_meta {
             // The record goes first: a page without one is an orphan that
             // the next open deletes.
             self.with_room("write the metadata record of", key, || {
-                self.write_meta(key, id)
+                self.write_meta(key, r.id)
             })?;
         }
-        let header = PageHeader::for_payload(id, u64::from(page), data).encode();
-        let temp = self.with_room("write a page of", key, || {
-            self.disk.write_temp(&[&header, data])
-        })?;
-        let dest = RelPath::page(id, page);
-        let _stripe = self.stripe(id, u64::from(page));
-        self.disk
-            .install(&temp, &dest)
-            .map_err(|e| PageStoreError::io("install page", self.disk.path_of(&dest), e))?;
+        let header = PageHeader::for_payload(r.id, u64::from(r.page), data).encode();
+        self.with_room("write a page of", key, || {
+            if sync {
+                self.disk.write_temp(&[&header, data])
+            } else {
+                self.disk.write_temp_unsynced(&[&header, data])
+            }
+        })
+    }
+
+    /// Renames a staged page into place and indexes it; undoes the
+    /// reservation when staging failed.
+    fn finish(
+        &self,
+        key: &FileKey,
+        r: Reserved,
+        staged: Result<RelPath, PageStoreError>,
+    ) -> Result<(), PageStoreError> {
+        let installed = staged.and_then(|temp| {
+            let dest = RelPath::page(r.id, r.page);
+            let _stripe = self.stripe(r.id, u64::from(r.page));
+            self.disk
+                .install(&temp, &dest)
+                .map_err(|e| PageStoreError::io("install page", self.disk.path_of(&dest), e))
+                .map(|()| dest)
+        });
+        let dest = match installed {
+            Ok(dest) => dest,
+            Err(e) => {
+                let mut garbage = Garbage::default();
+                self.lock_index()
+                    .abort_put(key.path(), r.id, r.len, &mut garbage);
+                self.collect_logged(garbage);
+                return Err(e);
+            }
+        };
         // No fsync of the directory: should the rename be lost in a crash,
         // the page is simply not cached, never wrong.
         let indexed = self
             .lock_index()
-            .commit_put(key.path(), id, page, data.len() as u32);
+            .commit_put(key.path(), r.id, r.page, r.len);
         if !indexed {
             debug!(
                 path = key.path(),
-                page, "file removed while its page was written; dropping the page"
+                page = r.page,
+                "file removed while its page was written; dropping the page"
             );
             if let Err(e) = self.disk.remove(&dest) {
                 warn!(file = %self.disk.path_of(&dest).display(), error = %e, "cannot delete page");
             }
         }
+        bump(&self.counters.puts, 1);
         Ok(())
     }
 

@@ -113,6 +113,40 @@ fn round_trip_and_versions() {
 }
 
 #[test]
+fn a_batch_of_pages_is_written_with_one_flush_and_each_gets_its_result() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = FileKey::new("/a", "1", 20);
+    let b = FileKey::new("/b", "1", 8);
+    {
+        let store = PageStore::open(options(dir.path(), 8, 100)).unwrap();
+        put(&store, &a, 0);
+        let pages: Vec<(u64, Vec<u8>)> = (0..3).map(|i| (i, data(&a, i, 8))).collect();
+        let b0 = data(&b, 0, 8);
+        let mut batch: Vec<(&FileKey, u64, &[u8])> =
+            pages.iter().map(|(i, d)| (&a, *i, d.as_slice())).collect();
+        batch.push((&b, 0, &b0));
+        batch.push((&b, 0, &[1, 2, 3]));
+        let results = store.put_pages(&batch);
+        assert_eq!(results.len(), 5);
+        assert!(results[..4].iter().all(Result::is_ok), "{results:?}");
+        assert!(matches!(results[4], Err(PageStoreError::PageLength { .. })));
+        assert_eq!(cached_pages(&store, &a), vec![0, 1, 2]);
+        assert_eq!(store.get_page(&b, 0).unwrap(), Some(b0));
+        assert_eq!(
+            store.stats().puts_total,
+            4,
+            "the page already cached is not written again"
+        );
+        assert!(files_under(&dir.path().join("tmp")).is_empty());
+    }
+    let store = PageStore::open(options(dir.path(), 8, 100)).unwrap();
+    for i in 0..3 {
+        assert_eq!(store.get_page(&a, i).unwrap(), Some(data(&a, i, 8)));
+    }
+    assert_eq!(store.cached_bytes("/b"), 8);
+}
+
+#[test]
 fn reused_buffers_hold_exactly_the_page() {
     let dir = tempfile::tempdir().unwrap();
     let store = PageStore::open(options(dir.path(), 64, 100)).unwrap();
