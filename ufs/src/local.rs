@@ -156,7 +156,7 @@ fn sort_page(items: &mut [Result<Entry, UfsError>]) {
     items.sort_by(|a, b| key(a).cmp(&key(b)));
 }
 
-fn io_error(e: io::Error, path: &UfsPath) -> UfsError {
+pub(crate) fn io_error(e: io::Error, path: &UfsPath) -> UfsError {
     match e.kind() {
         io::ErrorKind::PermissionDenied => UfsError::PermissionDenied {
             path: path.to_string(),

@@ -17,6 +17,7 @@ use object_store::{ClientConfigKey, GetOptions, GetRange, ObjectMeta, ObjectStor
 use serde::{Deserialize, Serialize};
 
 use crate::error::{UfsError, from_store};
+use crate::file::UfsFile;
 use crate::path::UfsPath;
 use crate::{local, s3};
 
@@ -247,6 +248,18 @@ impl Ufs {
     /// an empty range is fine, also on an empty file. The whole range is held in
     /// memory: callers read page-sized ranges.
     pub async fn read_range(&self, path: &UfsPath, range: Range<u64>) -> Result<Bytes, UfsError> {
+        match self.inner.backend {
+            Backend::Local { .. } => self.open_file(path).await?.read_range(range).await,
+            Backend::S3 { .. } => self.read_range_from_store(path, range).await,
+        }
+    }
+
+    /// [`Ufs::read_range`] through object_store: one request per range.
+    pub(crate) async fn read_range_from_store(
+        &self,
+        path: &UfsPath,
+        range: Range<u64>,
+    ) -> Result<Bytes, UfsError> {
         tracing::debug!(%path, start = range.start, end = range.end, "ufs read");
         let location = self.location(path)?;
         let out_of_range = |size: u64| UfsError::InvalidRange {
@@ -300,6 +313,23 @@ impl Ufs {
             });
         }
         Ok(bytes)
+    }
+
+    /// Opens a file for a run of range reads (the pages of one request, say)
+    /// that answer as [`Ufs::read_range`] would. A local file is opened now,
+    /// so a missing one is [`UfsError::NotFound`] here; opening an S3 file
+    /// makes no request, and its errors come with the first read.
+    pub async fn open_file(&self, path: &UfsPath) -> Result<UfsFile, UfsError> {
+        // The checks every operation makes, whichever way it then reads.
+        self.location(path)?;
+        match &self.inner.backend {
+            Backend::Local { dir, .. } => {
+                let mut file = dir.clone();
+                file.extend(path.segments());
+                UfsFile::open_local(path.clone(), file).await
+            }
+            Backend::S3 { .. } => Ok(UfsFile::remote(self.clone(), path.clone())),
+        }
     }
 
     /// Streams the files below `prefix` (all levels when `recursive`), or its
@@ -482,6 +512,7 @@ mod tests {
         let path = UfsPath::parse("/x").unwrap();
         assert_send(&ufs.stat(&path));
         assert_send(&ufs.read_range(&path, 0..1));
+        assert_send(&ufs.open_file(&path));
         assert_send(&ufs.list(&path, true));
     }
 
