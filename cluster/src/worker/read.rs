@@ -1,16 +1,19 @@
 //! The read path: a byte range of a UFS file, page by page, from the page
-//! store when cached, else from the UFS (and then cached). Whatever the
-//! cache does, the bytes are the UFS's: a damaged page reads as a miss, and
-//! a page that cannot be cached is still served.
+//! store when cached, else from the UFS (and then cached behind the read, by
+//! [`WriteBehind`]). Whatever the cache does, the bytes are the UFS's: a
+//! damaged page reads as a miss, and a page that cannot be cached is still
+//! served.
 
 use std::{ops::Range, sync::Arc};
 
 use bytes::Bytes;
 use futures::{Stream, StreamExt, stream};
 use ringside_pagestore::{FileKey, PageStore};
-use ringside_ufs::{FileStatus, Ufs, UfsError, UfsPath};
+use ringside_ufs::{FileStatus, Ufs, UfsError, UfsFile, UfsPath};
+use tokio::sync::OnceCell;
 
 use super::metrics::WorkerMetrics;
+use super::write_behind::WriteBehind;
 
 /// Pages fetched ahead of the one being sent.
 const READ_AHEAD_PAGES: usize = 4;
@@ -21,6 +24,7 @@ pub struct Reader {
     pub store: Arc<PageStore>,
     pub ufs: Ufs,
     pub metrics: WorkerMetrics,
+    pub cache: Arc<WriteBehind>,
 }
 
 impl Reader {
@@ -49,13 +53,16 @@ impl Reader {
             range.start / page_size..(range.end - 1) / page_size + 1
         };
         let reader = self.clone();
+        // Opened on the first miss and shared by the request's pages, so a
+        // run of misses reads one open file.
+        let file = Arc::new(OnceCell::new());
         stream::iter(pages)
             .map(move |index| {
                 let (reader, key, path) = (reader.clone(), key.clone(), path.clone());
-                let range = range.clone();
+                let (range, file) = (range.clone(), file.clone());
                 async move {
                     let page_start = index * page_size;
-                    let page = reader.page(&key, &path, index).await?;
+                    let page = reader.page(&key, &path, &file, index).await?;
                     let from = range.start.max(page_start) - page_start;
                     let to = range.end.min(page_start + page.len() as u64) - page_start;
                     let from = usize::try_from(from).unwrap_or(usize::MAX);
@@ -75,45 +82,46 @@ impl Reader {
     }
 
     /// One whole page: from the store, or from the UFS and then cached.
-    async fn page(&self, key: &FileKey, path: &UfsPath, index: u64) -> Result<Bytes, UfsError> {
-        let store = self.store.clone();
-        let lookup_key = key.clone();
-        let cached = tokio::task::spawn_blocking(move || store.get_page(&lookup_key, index)).await;
-        match cached {
-            Ok(Ok(Some(page))) => {
-                self.metrics.bytes_read_cache.inc_by(page.len() as u64);
-                return Ok(Bytes::from(page));
+    async fn page(
+        &self,
+        key: &FileKey,
+        path: &UfsPath,
+        file: &OnceCell<UfsFile>,
+        index: u64,
+    ) -> Result<Bytes, UfsError> {
+        // The index answers a miss in memory; only a page it lists is worth
+        // a trip to the blocking pool.
+        if self.store.has_page(key, index) {
+            let store = self.store.clone();
+            let lookup_key = key.clone();
+            let cached =
+                tokio::task::spawn_blocking(move || store.get_page(&lookup_key, index)).await;
+            match cached {
+                Ok(Ok(Some(page))) => {
+                    self.metrics.bytes_read_cache.inc_by(page.len() as u64);
+                    return Ok(Bytes::from(page));
+                }
+                Ok(Ok(None)) => {}
+                Ok(Err(error)) => {
+                    tracing::warn!(%error, path = %path, "page store read failed; reading the ufs")
+                }
+                Err(error) => tracing::warn!(%error, "page store task failed; reading the ufs"),
             }
-            Ok(Ok(None)) => {}
-            Ok(Err(error)) => {
-                tracing::warn!(%error, path = %path, "page store read failed; reading the UFS")
-            }
-            Err(error) => tracing::warn!(%error, "page store task failed; reading the UFS"),
         }
         let page_size = self.store.page_size();
         let start = index * page_size;
         let end = (start + page_size).min(key.len());
-        let data = self
-            .ufs
-            .read_range(path, start..end)
-            .await
-            .inspect_err(|e| self.count_error(e))?;
+        let data = async {
+            let file = file.get_or_try_init(|| self.ufs.open_file(path)).await?;
+            file.read_range(start..end).await
+        }
+        .await
+        .inspect_err(|e| self.count_error(e))?;
         self.metrics.bytes_read_ufs.inc_by(data.len() as u64);
-        self.cache_in_background(key.clone(), index, data.clone());
+        // Caching must not slow the read that paid for the miss, nor fail
+        // it; a page the queue turns away is counted there.
+        self.cache.submit(key.clone(), index, data.clone());
         Ok(data)
-    }
-
-    /// Caching must not slow the read that paid for the miss (the page store
-    /// syncs every page to disk), nor fail it: the write runs on its own.
-    fn cache_in_background(&self, key: FileKey, index: u64, data: Bytes) {
-        let store = self.store.clone();
-        let failures = self.metrics.cache_write_failures.clone();
-        tokio::task::spawn_blocking(move || {
-            if let Err(error) = store.put_page(&key, index, &data) {
-                failures.inc();
-                tracing::debug!(%error, path = %key.path(), index, "page not cached");
-            }
-        });
     }
 
     fn count_error(&self, error: &UfsError) {
