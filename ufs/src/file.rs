@@ -5,7 +5,7 @@
 //! `LocalFileSystem` opens and `fstat`s the file again for every range,
 //! zero-fills a fresh buffer before reading into it and hops to the blocking
 //! pool twice. Here the file stays open and each range is one `pread`
-//! straight into an uninitialised buffer. The answers (bytes and errors) are
+//! straight into a recycled, uninitialised buffer. The answers (bytes and errors) are
 //! those of [`Ufs::read_range`], which the conformance tests hold for both.
 
 use std::fs::File;
@@ -16,6 +16,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 
+use crate::buffers::BufferPool;
 use crate::error::UfsError;
 use crate::local;
 use crate::path::UfsPath;
@@ -35,17 +36,27 @@ pub struct UfsFile {
 
 #[derive(Clone, Debug)]
 enum Source {
-    Local(Arc<File>),
+    Local {
+        file: Arc<File>,
+        buffers: Arc<BufferPool>,
+    },
     Remote(Ufs),
 }
 
 impl UfsFile {
-    pub(crate) async fn open_local(path: UfsPath, file: PathBuf) -> Result<UfsFile, UfsError> {
+    pub(crate) async fn open_local(
+        path: UfsPath,
+        file: PathBuf,
+        buffers: Arc<BufferPool>,
+    ) -> Result<UfsFile, UfsError> {
         let error_path = path.clone();
         let file = blocking(&path, move || open(&file, &error_path)).await??;
         Ok(UfsFile {
             path,
-            source: Source::Local(Arc::new(file)),
+            source: Source::Local {
+                file: Arc::new(file),
+                buffers,
+            },
         })
     }
 
@@ -67,10 +78,13 @@ impl UfsFile {
     pub async fn read_range(&self, range: Range<u64>) -> Result<Bytes, UfsError> {
         match &self.source {
             Source::Remote(ufs) => ufs.read_range_from_store(&self.path, range).await,
-            Source::Local(file) => {
+            Source::Local { file, buffers } => {
                 tracing::debug!(path = %self.path, start = range.start, end = range.end, "ufs read");
-                let (file, path) = (file.clone(), self.path.clone());
-                blocking(&self.path, move || pread_range(&file, &path, range)).await?
+                let (file, buffers, path) = (file.clone(), buffers.clone(), self.path.clone());
+                blocking(&self.path, move || {
+                    pread_range(&file, &buffers, &path, range)
+                })
+                .await?
             }
         }
     }
@@ -112,7 +126,12 @@ fn current_size(file: &File, path: &UfsPath) -> Result<u64, UfsError> {
     Ok(file.metadata().map_err(|e| local::io_error(e, path))?.len())
 }
 
-fn pread_range(file: &File, path: &UfsPath, range: Range<u64>) -> Result<Bytes, UfsError> {
+fn pread_range(
+    file: &File,
+    buffers: &Arc<BufferPool>,
+    path: &UfsPath,
+    range: Range<u64>,
+) -> Result<Bytes, UfsError> {
     let out_of_range = |size: u64| UfsError::InvalidRange {
         path: path.clone(),
         start: range.start,
@@ -128,7 +147,7 @@ fn pread_range(file: &File, path: &UfsPath, range: Range<u64>) -> Result<Bytes, 
     let want = usize::try_from(range.end - range.start).map_err(|_| UfsError::Other {
         message: format!("a range of {path} too long to hold in memory: {range:?}"),
     })?;
-    let mut buf = Vec::with_capacity(want);
+    let mut buf = buffers.take(want);
     while buf.len() < want {
         let offset = range.start + buf.len() as u64;
         // Straight into the spare capacity: no zero-filling first.
@@ -156,5 +175,5 @@ fn pread_range(file: &File, path: &UfsPath, range: Range<u64>) -> Result<Bytes, 
             ),
         });
     }
-    Ok(Bytes::from(buf))
+    Ok(buffers.share(buf))
 }

@@ -6,8 +6,9 @@
 //! me these bytes of it (`read_range`), and what is under this directory
 //! (`list`, streamed so that a load job can walk millions of files).
 //! `open_file` keeps a file open for a run of range reads: locally that is
-//! one `pread` per range instead of object_store's open, `fstat` and
-//! zero-filled buffer each time, which is what a cache miss pays.
+//! one `pread` per range, into a recycled buffer, instead of object_store's
+//! open, `fstat` and fresh zero-filled buffer each time: what a cache miss
+//! pays.
 //!
 //! Paths are checked once, by [`UfsPath::parse`], so that no backend ever sees
 //! one that could leave the root. Errors carry a [`UfsError::code`] for metrics
@@ -35,6 +36,7 @@
 //! # Ok(()) }
 //! ```
 
+mod buffers;
 mod error;
 mod file;
 mod local;

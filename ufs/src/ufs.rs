@@ -16,6 +16,7 @@ use object_store::path::Path as StorePath;
 use object_store::{ClientConfigKey, GetOptions, GetRange, ObjectMeta, ObjectStore, RetryConfig};
 use serde::{Deserialize, Serialize};
 
+use crate::buffers::BufferPool;
 use crate::error::{UfsError, from_store};
 use crate::file::UfsFile;
 use crate::path::UfsPath;
@@ -117,6 +118,8 @@ enum Backend {
         store: LocalFileSystem,
         /// Canonical absolute directory that `store` is rooted at.
         dir: PathBuf,
+        /// Read buffers of `open_file`, recycled across requests.
+        buffers: Arc<BufferPool>,
     },
     S3 {
         store: AmazonS3,
@@ -323,10 +326,10 @@ impl Ufs {
         // The checks every operation makes, whichever way it then reads.
         self.location(path)?;
         match &self.inner.backend {
-            Backend::Local { dir, .. } => {
+            Backend::Local { dir, buffers, .. } => {
                 let mut file = dir.clone();
                 file.extend(path.segments());
-                UfsFile::open_local(path.clone(), file).await
+                UfsFile::open_local(path.clone(), file, buffers.clone()).await
             }
             Backend::S3 { .. } => Ok(UfsFile::remote(self.clone(), path.clone())),
         }
@@ -420,7 +423,11 @@ fn open_local(dir: PathBuf) -> Result<Backend, String> {
         .map_err(|e| format!("cannot resolve directory {}: {e}", dir.display()))?;
     let store = LocalFileSystem::new_with_prefix(&dir)
         .map_err(|e| format!("cannot use directory {}: {e}", dir.display()))?;
-    Ok(Backend::Local { store, dir })
+    Ok(Backend::Local {
+        store,
+        dir,
+        buffers: Arc::default(),
+    })
 }
 
 fn open_s3(rest: &str, options: &UfsOptions) -> Result<Backend, String> {
