@@ -260,9 +260,9 @@ schema! {
     }
     WORKER_PAGESTORE_SYNC_WRITES: bool = "ringside.worker.pagestore.sync.writes" {
         kind: PropertyType::Bool,
-        default: "true",
+        default: "false",
         dynamic: false,
-        description: "Flush every page to disk (fdatasync) before it counts as cached; off, a power loss may drop recent pages, which every read's checksum catches",
+        description: "Flush every page to disk (fdatasync) before it counts as cached; off, as caches do, a power loss may drop recently cached pages, which reads then miss",
     }
     WORKER_IDENTITY_UUID_FILE_PATH: PathBuf = "ringside.worker.identity.uuid.file.path" {
         kind: PropertyType::Path,
