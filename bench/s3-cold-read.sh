@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Cold read of one object through a worker whose UFS is S3 (a local
-# moto_server), next to a plain GET of the same object from the same
-# server. See bench/README.md.
+# moto_server), next to a plain GET of the same object from the same server
+# and to the worker's own access pattern (1 MiB ranged GETs, four in flight)
+# done directly. See bench/README.md.
 #
 #   RINGSIDE_BIN=/path/to/release/ringside bench/s3-cold-read.sh
 #
@@ -117,8 +118,28 @@ start_fresh_worker() {
     wait_http "$WORKER/healthz" "$WORKER_PID" worker
 }
 
+# The worker reads a miss one page (1 MiB) per ranged GET, four in flight;
+# this does the same from Python, to tell the server's cost per ranged GET
+# from the worker's own.
+ranged_gets() { # URL; prints MiB/s
+    python3 - "$1" "$SIZE" <<'EOF'
+import concurrent.futures, sys, time, urllib.request
+url, size, page = sys.argv[1], int(sys.argv[2]), 1 << 20
+def get(start):
+    req = urllib.request.Request(url, headers={"Range": f"bytes={start}-{min(start + page, size) - 1}"})
+    with urllib.request.urlopen(req) as r:
+        return len(r.read())
+t0 = time.monotonic()
+with concurrent.futures.ThreadPoolExecutor(4) as pool:
+    got = sum(pool.map(get, range(0, size, page)))
+assert got == size, got
+print(f"{size / 1048576 / (time.monotonic() - t0):.1f}")
+EOF
+}
+
 ours=()
 direct=()
+ranged=()
 for rep in $(seq "$REPS"); do
     start_fresh_worker
     ufs0=$(metric ringside_worker_bytes_read_ufs_total)
@@ -127,15 +148,20 @@ for rep in $(seq "$REPS"); do
     ((ufs1 - ufs0 == SIZE)) || die "the worker read $((ufs1 - ufs0)) bytes from S3, expected $SIZE"
     rejected=$(metric ringside_worker_cache_puts_rejected_total)
     d=$(read_http "$MOTO/bench/bench/data.bin")
-    log "rep $rep: worker (all misses) $w MiB/s, $rejected pages not cached; direct GET from moto $d MiB/s"
+    r=$(ranged_gets "$MOTO/bench/bench/data.bin")
+    log "rep $rep: worker (all misses) $w MiB/s, $rejected pages not cached; one GET from moto $d MiB/s; 1 MiB ranged GETs, 4 in flight, $r MiB/s"
     ours+=("$w")
     direct+=("$d")
+    ranged+=("$r")
 done
-python3 - "${ours[*]}" "${direct[*]}" <<'EOF'
+python3 - "${ours[*]}" "${direct[*]}" "${ranged[*]}" <<'EOF'
 import statistics, sys
-ours, direct = ([float(x) for x in a.split()] for a in sys.argv[1:3])
+ours, direct, ranged = ([float(x) for x in a.split()] for a in sys.argv[1:4])
 cell = lambda xs, d=0: f"{statistics.median(xs):.{d}f} ({min(xs):.{d}f}-{max(xs):.{d}f})"
-ratios = [o / d for o, d in zip(ours, direct)]
-print("| cold read, S3 UFS (moto): curl via worker vs curl GET from moto | "
-      f"{cell(ours)} | {cell(direct)} | {cell(ratios, 2)} |")
+ratio = lambda a, b: cell([x / y for x, y in zip(a, b)], 2)
+print("| side | MiB/s | worker / side |")
+print("| --- | ---: | ---: |")
+print(f"| worker, empty page store (curl) | {cell(ours)} | - |")
+print(f"| one GET of the object from moto (curl) | {cell(direct)} | {ratio(ours, direct)} |")
+print(f"| 1 MiB ranged GETs from moto, 4 in flight (Python) | {cell(ranged)} | {ratio(ours, ranged)} |")
 EOF
