@@ -248,13 +248,13 @@ schema! {
     }
     WORKER_PAGESTORE_ASYNC_WRITE_THREADS: u32 = "ringside.worker.pagestore.async.write.threads" {
         kind: PropertyType::Integer { min: 1, max: 64 },
-        default: "2",
+        default: "4",
         dynamic: false,
         description: "Threads that write pages read from the UFS into the page store, behind the reads that fetched them",
     }
     WORKER_PAGESTORE_ASYNC_WRITE_QUEUE_SIZE: u64 = "ringside.worker.pagestore.async.write.queue.size" {
         kind: PropertyType::Size { min: 0, max: u64::MAX },
-        default: "64MiB",
+        default: "128MiB",
         dynamic: false,
         description: "Most bytes of pages waiting for those threads; a page missed while the queue is full is served but not cached",
     }
