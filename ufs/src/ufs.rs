@@ -318,6 +318,19 @@ impl Ufs {
         Ok(bytes)
     }
 
+    /// Every file below `prefix`, at all levels, in path order (UTF-8 bytes,
+    /// the order of S3 keys), streamed with bounded memory: on S3 this is
+    /// the recursive [`Ufs::list`], already in key order; locally a walk that
+    /// holds one sorted directory per level. For callers that cut ordered
+    /// pages out of a listing (the S3 API's ListObjectsV2) without
+    /// collecting it.
+    pub fn list_in_order(&self, prefix: &UfsPath) -> BoxStream<'static, Result<Entry, UfsError>> {
+        match &self.inner.backend {
+            Backend::Local { dir, .. } => local::walk_in_order(dir, prefix.clone()),
+            Backend::S3 { .. } => self.list(prefix, true),
+        }
+    }
+
     /// Opens a file for a run of range reads (the pages of one request, say)
     /// that answer as [`Ufs::read_range`] would. A local file is opened now,
     /// so a missing one is [`UfsError::NotFound`] here; opening an S3 file

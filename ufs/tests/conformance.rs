@@ -278,6 +278,39 @@ async fn conformance(ufs: &Ufs, seeder: &Seeder) {
         assert_eq!(from_list.size, from_stat.size, "{path}");
     }
 
+    // The same files in path order, on every backend.
+    let in_order: Vec<Entry> = ufs
+        .list_in_order(&UfsPath::root())
+        .try_collect()
+        .await
+        .unwrap();
+    let order: Vec<&str> = in_order.iter().map(|e| e.path().as_str()).collect();
+    let mut sorted = order.clone();
+    sorted.sort_unstable();
+    assert_eq!(order, sorted, "list_in_order is in path order");
+    assert_eq!(
+        files_of(&in_order),
+        listed,
+        "list_in_order lists what list does"
+    );
+    let nested: Vec<Entry> = ufs
+        .list_in_order(&p("/nested"))
+        .try_collect()
+        .await
+        .unwrap();
+    assert_eq!(
+        nested.iter().map(|e| e.path().as_str()).collect::<Vec<_>>(),
+        [
+            "/nested/a/b/c/deep.txt",
+            "/nested/a/b/empty.bin",
+            "/nested/a/top.txt"
+        ]
+    );
+    for missing in ["/no/such/dir", "/one.bin", "/nest"] {
+        let entries: Vec<Entry> = ufs.list_in_order(&p(missing)).try_collect().await.unwrap();
+        assert!(entries.is_empty(), "list_in_order {missing}: {entries:?}");
+    }
+
     // Recursive listing of a subtree, with and without the trailing slash.
     let nested = collect(ufs, "/nested", true).await;
     let nested_paths: BTreeSet<String> = files_of(&nested).into_keys().collect();
@@ -663,6 +696,35 @@ async fn local_open_file_reads_the_file_it_opened() {
         "invalid_path",
         "staging name",
     );
+}
+
+/// Path order puts a directory where its keys sort among its siblings,
+/// and a link back up the tree is not followed round.
+#[tokio::test]
+async fn local_listing_in_order_sorts_like_keys_and_survives_link_loops() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    for file in ["a-b", "a/x", "a/y/z", "a0", "b.txt", "A"] {
+        let path = root.join(file);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, b"x").unwrap();
+    }
+    std::os::unix::fs::symlink(root.join("a"), root.join("a/y/up")).unwrap();
+    let ufs = Ufs::open(root.to_str().unwrap(), UfsOptions::default()).unwrap();
+    let listed: Vec<Entry> = ufs
+        .list_in_order(&UfsPath::root())
+        .try_collect()
+        .await
+        .unwrap();
+    assert_eq!(
+        listed.iter().map(|e| e.path().as_str()).collect::<Vec<_>>(),
+        ["/A", "/a-b", "/a/x", "/a/y/z", "/a0", "/b.txt"]
+    );
+    // Outside Tokio too (no blocking pool to hand the reads to).
+    let outside: Vec<Entry> =
+        futures::executor::block_on(ufs.list_in_order(&p("/a")).try_collect::<Vec<Entry>>())
+            .unwrap();
+    assert_eq!(outside.len(), 2);
 }
 
 proptest::proptest! {
