@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Cold read of one object through a worker whose UFS is S3 (a local
 # moto_server), next to a plain GET of the same object from the same server
-# and to the worker's own access pattern (1 MiB ranged GETs, four in flight)
+# and to the worker's own access pattern (8 MiB ranged GETs, four in flight)
 # done directly. See bench/README.md.
 #
 #   RINGSIDE_BIN=/path/to/release/ringside bench/s3-cold-read.sh
@@ -118,13 +118,13 @@ start_fresh_worker() {
     wait_http "$WORKER/healthz" "$WORKER_PID" worker
 }
 
-# The worker reads a miss one page (1 MiB) per ranged GET, four in flight;
-# this does the same from Python, to tell the server's cost per ranged GET
-# from the worker's own.
+# The worker reads a run of missed pages with 8 MiB ranged GETs, four in
+# flight; this does the same from Python, to tell the server's cost per
+# ranged GET from the worker's own.
 ranged_gets() { # URL; prints MiB/s
     python3 - "$1" "$SIZE" <<'EOF'
 import concurrent.futures, sys, time, urllib.request
-url, size, page = sys.argv[1], int(sys.argv[2]), 1 << 20
+url, size, page = sys.argv[1], int(sys.argv[2]), 8 << 20
 def get(start):
     req = urllib.request.Request(url, headers={"Range": f"bytes={start}-{min(start + page, size) - 1}"})
     with urllib.request.urlopen(req) as r:
@@ -149,7 +149,7 @@ for rep in $(seq "$REPS"); do
     rejected=$(metric ringside_worker_cache_puts_rejected_total)
     d=$(read_http "$MOTO/bench/bench/data.bin")
     r=$(ranged_gets "$MOTO/bench/bench/data.bin")
-    log "rep $rep: worker (all misses) $w MiB/s, $rejected pages not cached; one GET from moto $d MiB/s; 1 MiB ranged GETs, 4 in flight, $r MiB/s"
+    log "rep $rep: worker (all misses) $w MiB/s, $rejected pages not cached; one GET from moto $d MiB/s; 8 MiB ranged GETs, 4 in flight, $r MiB/s"
     ours+=("$w")
     direct+=("$d")
     ranged+=("$r")
@@ -163,5 +163,5 @@ print("| side | MiB/s | worker / side |")
 print("| --- | ---: | ---: |")
 print(f"| worker, empty page store (curl) | {cell(ours)} | - |")
 print(f"| one GET of the object from moto (curl) | {cell(direct)} | {ratio(ours, direct)} |")
-print(f"| 1 MiB ranged GETs from moto, 4 in flight (Python) | {cell(ranged)} | {ratio(ours, ranged)} |")
+print(f"| 8 MiB ranged GETs from moto, 4 in flight (Python) | {cell(ranged)} | {ratio(ours, ranged)} |")
 EOF
