@@ -17,6 +17,8 @@
 #                  must be on a real disk, not tmpfs: it holds the UFS and
 #                  the page store, both on the same disk
 #   KEEP=1         keep the temporary directory (logs, raw results)
+#   WORKER_SET     extra worker properties, space-separated key=value pairs
+#                  (e.g. "ringside.worker.pagestore.sync.writes=false")
 #
 # Needs root (to drop the OS page cache), curl, wrk, fincore (util-linux)
 # and python3; a missing wrk is installed from Debian.
@@ -104,6 +106,8 @@ WORKER=http://127.0.0.1:$WPORT
 URL=$WORKER/api/v1/files/bench/data.bin
 REF_URL=http://127.0.0.1:$RPORT/bench/data.bin
 COMMON=(--set "ringside.ufs.root=$UFS" --set "ringside.coordinator.address=$COORD")
+EXTRA=()
+for kv in ${WORKER_SET:-}; do EXTRA+=(--set "$kv"); done
 
 wait_http() { # URL PID NAME
     for _ in $(seq 300); do
@@ -140,7 +144,7 @@ start_fresh_worker() {
         --set ringside.worker.pagestore.size=$((SIZE_MIB * 2))MiB \
         --set ringside.worker.pagestore.reserved.size=256MiB \
         --set "ringside.worker.identity.uuid.file.path=$WORK/worker-id" \
-        process start worker >>"$WORK/logs/worker.log" 2>&1 &
+        "${EXTRA[@]}" process start worker >>"$WORK/logs/worker.log" 2>&1 &
     WORKER_PID=$!
     PIDS+=("$WORKER_PID")
     wait_http "$WORKER/healthz" "$WORKER_PID" worker
@@ -261,16 +265,26 @@ for variant in "${VARIANTS[@]}"; do
         ours() {
             start_fresh_worker
             os_cache_ufs "$variant"
-            local ufs0 cpu0 v cpu1 ufs1 settle
+            local ufs0 rej0 cpu0 v cpu1 ufs1 rejected settle cpu2
             ufs0=$(metric ringside_worker_bytes_read_ufs_total)
+            rej0=$(metric ringside_worker_cache_puts_rejected_total)
             cpu0=$(worker_cpu_ticks)
             v=$(read_worker)
             cpu1=$(worker_cpu_ticks)
             ufs1=$(metric ringside_worker_bytes_read_ufs_total)
             ((ufs1 - ufs0 == SIZE)) || die "cold read took $((ufs1 - ufs0)) bytes from the UFS, expected $SIZE"
+            # Pages are cached behind the read; a full write-behind queue
+            # turns pages away, and then the file is not all cached.
+            rejected=$(($(metric ringside_worker_cache_puts_rejected_total) - rej0))
+            if ((rejected > 0)); then
+                record cold-read "$variant" worker "$rep" "$v" "worker_cpu_s=$(cpu_secs "$cpu0" "$cpu1") puts_rejected=$rejected"
+                log "cold-read/$variant rep $rep: worker $v MiB/s, but $rejected pages were not cached (write-behind queue full)"
+                return
+            fi
             settle=$(wait_all_cached)
+            cpu2=$(worker_cpu_ticks)
             sync
-            record cold-read "$variant" worker "$rep" "$v" "worker_cpu_s=$(cpu_secs "$cpu0" "$cpu1") all_cached_after_s=$settle"
+            record cold-read "$variant" worker "$rep" "$v" "worker_cpu_s=$(cpu_secs "$cpu0" "$cpu1") worker_cpu_until_cached_s=$(cpu_secs "$cpu0" "$cpu2") all_cached_after_s=$settle"
             log "cold-read/$variant rep $rep: worker $v MiB/s (all pages cached $settle s after the read)"
         }
         base() {

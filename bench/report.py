@@ -89,5 +89,11 @@ for (test, variant, side), runs in sorted(rows.items()):
         continue
     cpu = [float(kv["worker_cpu_s"]) for kv in runs.values() if "worker_cpu_s" in kv]
     settle = [float(kv["all_cached_after_s"]) for kv in runs.values() if "all_cached_after_s" in kv]
+    cached_cpu = [float(kv["worker_cpu_until_cached_s"]) for kv in runs.values() if "worker_cpu_until_cached_s" in kv]
+    rejected = [int(kv["puts_rejected"]) for kv in runs.values() if "puts_rejected" in kv]
     extra = f"; every page cached {cell(settle, 2)} s after the read ended" if settle else ""
+    if cached_cpu:
+        extra += f", {cell(cached_cpu, 2)} s of CPU including the caching"
+    if rejected:
+        extra += f"; {len(rejected)} of {len(runs)} runs left pages uncached (write-behind queue full: {rejected} pages)"
     print(f"- {test}, {variant}: {cell(cpu, 2)}{extra}")

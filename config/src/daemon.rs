@@ -54,6 +54,12 @@ pub struct PageStoreConfig {
     pub high_watermark: f64,
     /// Fraction of `size` in use at which eviction stops; below `high_watermark`.
     pub low_watermark: f64,
+    /// Threads writing missed pages into the store behind the reads.
+    pub async_write_threads: u32,
+    /// Most bytes of pages queued for those threads; more are not cached.
+    pub async_write_queue_size: u64,
+    /// Whether every page is flushed to disk before it counts as cached.
+    pub sync_writes: bool,
 }
 
 /// How the coordinator runs jobs.
@@ -189,6 +195,9 @@ impl PageStoreConfig {
             evictor: site.get(keys::WORKER_PAGESTORE_EVICTOR_TYPE),
             high_watermark: site.get(keys::WORKER_PAGESTORE_HIGH_WATERMARK),
             low_watermark: site.get(keys::WORKER_PAGESTORE_LOW_WATERMARK),
+            async_write_threads: site.get(keys::WORKER_PAGESTORE_ASYNC_WRITE_THREADS),
+            async_write_queue_size: site.get(keys::WORKER_PAGESTORE_ASYNC_WRITE_QUEUE_SIZE),
+            sync_writes: site.get(keys::WORKER_PAGESTORE_SYNC_WRITES),
         }
     }
 }

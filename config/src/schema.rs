@@ -246,6 +246,24 @@ schema! {
         dynamic: true,
         description: "Fraction of the capacity in use at which eviction stops; below the high watermark",
     }
+    WORKER_PAGESTORE_ASYNC_WRITE_THREADS: u32 = "ringside.worker.pagestore.async.write.threads" {
+        kind: PropertyType::Integer { min: 1, max: 64 },
+        default: "4",
+        dynamic: false,
+        description: "Threads that write pages read from the UFS into the page store, behind the reads that fetched them",
+    }
+    WORKER_PAGESTORE_ASYNC_WRITE_QUEUE_SIZE: u64 = "ringside.worker.pagestore.async.write.queue.size" {
+        kind: PropertyType::Size { min: 0, max: u64::MAX },
+        default: "128MiB",
+        dynamic: false,
+        description: "Most bytes of pages waiting for those threads; a page missed while the queue is full is served but not cached",
+    }
+    WORKER_PAGESTORE_SYNC_WRITES: bool = "ringside.worker.pagestore.sync.writes" {
+        kind: PropertyType::Bool,
+        default: "false",
+        dynamic: false,
+        description: "Flush every page to disk (fdatasync) before it counts as cached; off, as caches do, a power loss may drop recently cached pages, which reads then miss",
+    }
     WORKER_IDENTITY_UUID_FILE_PATH: PathBuf = "ringside.worker.identity.uuid.file.path" {
         kind: PropertyType::Path,
         default: "/tmp/ringside/worker_identity",

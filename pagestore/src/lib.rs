@@ -72,8 +72,9 @@
 //! - Every read checks the header and the payload checksum. A damaged page is
 //!   deleted, counted in [`Stats::checksum_failures_total`], logged as a
 //!   warning with its path, and read as a miss.
-//! - Every write goes to a temporary file, is flushed with `fdatasync`, then
-//!   renamed into place, so a page is either whole or absent. Metadata
+//! - Every write goes to a temporary file, is flushed with `fdatasync`
+//!   (unless [`Options::sync_writes`] is off, as the worker's default is),
+//!   then renamed into place, so a page is either whole or absent. Metadata
 //!   records also fsync their directory, since pages without a record are
 //!   thrown away.
 //! - Opening rebuilds the index from the records and page headers. It deletes

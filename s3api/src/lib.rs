@@ -40,5 +40,5 @@ pub use ringside_api::range::{ByteRange, RangeSpec, Unsatisfiable};
 pub use service::router;
 pub use source::{
     ByteStream, GetObject, ListEntry, ListMarker, ListPage, ListRequest, ObjectMeta, ObjectSource,
-    paginate,
+    Paginator, paginate,
 };

@@ -3,6 +3,7 @@
 
 use std::fmt;
 use std::future::Future;
+use std::ops::ControlFlow;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::SystemTime;
@@ -216,43 +217,83 @@ impl ListPage {
 ///
 /// It reads one entry past the page to know whether the page is truncated,
 /// and skips the rest of a rolled-up prefix while doing so, so a prefix with
-/// many keys costs a scan of them.
+/// many keys costs a scan of them. A source whose keys come from a stream
+/// feeds a [`Paginator`] instead.
 pub fn paginate(sorted: impl IntoIterator<Item = ListEntry>, req: &ListRequest) -> ListPage {
-    let mut page = ListPage::default();
-    let mut last: Option<ListMarker> = None;
-    let mut truncated = false;
+    let mut paginator = Paginator::new(req);
     for entry in sorted {
+        if paginator.push(entry).is_break() {
+            break;
+        }
+    }
+    paginator.finish()
+}
+
+/// [`paginate`] one entry at a time, for keys that arrive in key order from
+/// a stream: it holds one page, and says when it needs no more entries, so
+/// a listing of any size costs the memory of a page.
+#[derive(Debug)]
+pub struct Paginator<'r> {
+    req: &'r ListRequest,
+    page: ListPage,
+    last: Option<ListMarker>,
+    truncated: bool,
+}
+
+impl<'r> Paginator<'r> {
+    pub fn new(req: &'r ListRequest) -> Paginator<'r> {
+        Paginator {
+            req,
+            page: ListPage::default(),
+            last: None,
+            truncated: false,
+        }
+    }
+
+    /// Takes the next entry in key order; `Break` once the page is settled,
+    /// after which further entries would be ignored.
+    pub fn push(&mut self, entry: ListEntry) -> ControlFlow<()> {
+        let req = self.req;
+        if self.truncated {
+            return ControlFlow::Break(());
+        }
         if !entry.key.starts_with(&req.prefix) {
             // Keys sort after the prefix once none of them start with it.
             if entry.key.as_str() > req.prefix.as_str() {
-                break;
+                return ControlFlow::Break(());
             }
-            continue;
+            return ControlFlow::Continue(());
         }
         if !req.admits(&entry.key) {
-            continue;
+            return ControlFlow::Continue(());
         }
         let item = match req.common_prefix_of(&entry.key) {
             Some(prefix) => ListMarker::CommonPrefix(prefix.to_owned()),
             None => ListMarker::Key(entry.key.clone()),
         };
-        if let (ListMarker::CommonPrefix(p), Some(ListMarker::CommonPrefix(q))) = (&item, &last)
+        if let (ListMarker::CommonPrefix(p), Some(ListMarker::CommonPrefix(q))) =
+            (&item, &self.last)
             && p == q
         {
-            continue;
+            return ControlFlow::Continue(());
         }
-        if page.key_count() >= req.max_keys {
-            truncated = true;
-            break;
+        if self.page.key_count() >= req.max_keys {
+            self.truncated = true;
+            return ControlFlow::Break(());
         }
         match &item {
-            ListMarker::CommonPrefix(p) => page.common_prefixes.push(p.clone()),
-            ListMarker::Key(_) => page.objects.push(entry),
+            ListMarker::CommonPrefix(p) => self.page.common_prefixes.push(p.clone()),
+            ListMarker::Key(_) => self.page.objects.push(entry),
         }
-        last = Some(item);
+        self.last = Some(item);
+        ControlFlow::Continue(())
     }
-    page.next = if truncated { last } else { None };
-    page
+
+    /// The page, with its next marker when it is truncated.
+    pub fn finish(mut self) -> ListPage {
+        self.page.next = if self.truncated { self.last } else { None };
+        self.page
+    }
 }
 
 /// Where the bytes come from. The worker implements it over its page store
@@ -431,6 +472,37 @@ mod tests {
         assert_eq!(r.seek_key(), "p/2");
         r.after = Some(ListMarker::Key("a".into()));
         assert_eq!(r.seek_key(), "p/");
+    }
+
+    #[test]
+    fn the_paginator_stops_asking_once_the_page_is_settled() {
+        let all = entries(&["a/1", "a/2", "a/3", "b/1", "c"]);
+        let r = req("a/", None, 2);
+        let mut paginator = Paginator::new(&r);
+        let mut consumed = 0;
+        for entry in all.iter().cloned() {
+            consumed += 1;
+            if paginator.push(entry).is_break() {
+                break;
+            }
+        }
+        assert_eq!(consumed, 3, "two keys and the one that shows truncation");
+        let page = paginator.finish();
+        assert_eq!(keys(&page), ["a/1", "a/2"]);
+        assert_eq!(page.next, Some(ListMarker::Key("a/2".into())));
+
+        // Past the prefix: stops without reading the rest.
+        let r = req("a/", None, 10);
+        let mut paginator = Paginator::new(&r);
+        let mut consumed = 0;
+        for entry in all.iter().cloned() {
+            consumed += 1;
+            if paginator.push(entry).is_break() {
+                break;
+            }
+        }
+        assert_eq!(consumed, 4);
+        assert_eq!(paginator.finish(), paginate(all.clone(), &r));
     }
 
     proptest! {

@@ -5,6 +5,10 @@
 //! file now (`stat`, whose `version` tells when cached pages went stale), give
 //! me these bytes of it (`read_range`), and what is under this directory
 //! (`list`, streamed so that a load job can walk millions of files).
+//! `open_file` keeps a file open for a run of range reads: locally that is
+//! one `pread` per range, into a recycled buffer, instead of object_store's
+//! open, `fstat` and fresh zero-filled buffer each time: what a cache miss
+//! pays.
 //!
 //! Paths are checked once, by [`UfsPath::parse`], so that no backend ever sees
 //! one that could leave the root. Errors carry a [`UfsError::code`] for metrics
@@ -32,12 +36,15 @@
 //! # Ok(()) }
 //! ```
 
+mod buffers;
 mod error;
+mod file;
 mod local;
 mod path;
 mod s3;
 mod ufs;
 
 pub use error::UfsError;
+pub use file::UfsFile;
 pub use path::{MAX_PATH_LEN, UfsPath};
 pub use ufs::{Entry, FileStatus, Ufs, UfsOptions};

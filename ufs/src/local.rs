@@ -1,4 +1,4 @@
-//! Non-recursive listing of a local directory.
+//! Listing a local directory: one level, or the whole tree in path order.
 //!
 //! object_store's `list_with_delimiter` reads a whole directory into memory
 //! before returning, which a directory of a million files must not do. This
@@ -84,6 +84,107 @@ pub(crate) fn list_dir(
     .boxed()
 }
 
+/// Every file below `listed`, at all levels, in path order (by UTF-8
+/// bytes, as S3 sorts keys): a depth-first walk that reads one directory at
+/// a time whole, sorts it with subdirectories named as `name/`, and
+/// descends into each subdirectory where it sorts. Memory is one sorted
+/// directory per level of the walk, not the tree.
+///
+/// Symbolic links are followed, as in the other listings; a link back to a
+/// directory being walked is skipped with a warning instead of looping.
+pub(crate) fn walk_in_order(
+    root: &Path,
+    listed: UfsPath,
+) -> BoxStream<'static, Result<Entry, UfsError>> {
+    let root = root.to_path_buf();
+    let start = Some(Entry::Directory { path: listed });
+    futures::stream::unfold(
+        (root, Vec::<Level>::new(), start),
+        |(root, mut stack, mut next_dir)| async move {
+            loop {
+                if let Some(Entry::Directory { path }) = next_dir.take() {
+                    let task_root = root.clone();
+                    let level = if tokio::runtime::Handle::try_current().is_err() {
+                        read_level(&task_root, path)
+                    } else {
+                        match tokio::task::spawn_blocking(move || read_level(&task_root, path))
+                            .await
+                        {
+                            Ok(level) => level,
+                            Err(e) => {
+                                let message = format!("listing was interrupted: {e}");
+                                return Some((Err(UfsError::Other { message }), (root, Vec::new(), None)));
+                            }
+                        }
+                    };
+                    let looped = level.identity.is_some()
+                        && stack.iter().any(|up| up.identity == level.identity);
+                    if looped {
+                        tracing::warn!(dir = %level.dir, "skipping a directory link back to a directory being listed");
+                    } else {
+                        stack.push(level);
+                    }
+                }
+                let level = stack.last_mut()?;
+                match level.entries.pop_front() {
+                    None => {
+                        stack.pop();
+                    }
+                    Some(Ok(dir @ Entry::Directory { .. })) => next_dir = Some(dir),
+                    Some(item) => return Some((item, (root, stack, None))),
+                }
+            }
+        },
+    )
+    .boxed()
+}
+
+/// One directory of [`walk_in_order`], sorted.
+struct Level {
+    dir: UfsPath,
+    /// Device and inode, to notice a link back up the walk.
+    identity: Option<(u64, u64)>,
+    entries: VecDeque<Result<Entry, UfsError>>,
+}
+
+fn read_level(root: &Path, dir: UfsPath) -> Level {
+    let mut fs_dir = root.to_path_buf();
+    fs_dir.extend(dir.segments());
+    #[cfg(unix)]
+    let identity = std::fs::metadata(&fs_dir).ok().map(|m| {
+        use std::os::unix::fs::MetadataExt;
+        (m.dev(), m.ino())
+    });
+    #[cfg(not(unix))]
+    let identity = None;
+    let mut items = Vec::new();
+    let mut cursor = Cursor::Unopened(fs_dir);
+    while !matches!(cursor, Cursor::Done) {
+        let (next, chunk) = read_chunk(cursor, &dir);
+        cursor = next;
+        items.extend(chunk);
+    }
+    // A directory sorts as its name and a slash, which is where its keys
+    // fall among its siblings' (`a-b` < `a/x` < `a0`); errors go first.
+    let mut keyed: Vec<(Option<String>, Result<Entry, UfsError>)> = items
+        .into_iter()
+        .map(|item| {
+            let key = match &item {
+                Ok(Entry::Directory { path }) => Some(format!("{path}/")),
+                Ok(Entry::File(status)) => Some(status.path.to_string()),
+                Err(_) => None,
+            };
+            (key, item)
+        })
+        .collect();
+    keyed.sort_by(|a, b| a.0.cmp(&b.0));
+    Level {
+        dir,
+        identity,
+        entries: keyed.into_iter().map(|(_, item)| item).collect(),
+    }
+}
+
 fn read_chunk(cursor: Cursor, listed: &UfsPath) -> (Cursor, Vec<Result<Entry, UfsError>>) {
     let mut entries = match cursor {
         Cursor::Done => return (Cursor::Done, Vec::new()),
@@ -156,7 +257,7 @@ fn sort_page(items: &mut [Result<Entry, UfsError>]) {
     items.sort_by(|a, b| key(a).cmp(&key(b)));
 }
 
-fn io_error(e: io::Error, path: &UfsPath) -> UfsError {
+pub(crate) fn io_error(e: io::Error, path: &UfsPath) -> UfsError {
     match e.kind() {
         io::ErrorKind::PermissionDenied => UfsError::PermissionDenied {
             path: path.to_string(),

@@ -16,7 +16,9 @@ use object_store::path::Path as StorePath;
 use object_store::{ClientConfigKey, GetOptions, GetRange, ObjectMeta, ObjectStore, RetryConfig};
 use serde::{Deserialize, Serialize};
 
+use crate::buffers::BufferPool;
 use crate::error::{UfsError, from_store};
+use crate::file::UfsFile;
 use crate::path::UfsPath;
 use crate::{local, s3};
 
@@ -116,6 +118,8 @@ enum Backend {
         store: LocalFileSystem,
         /// Canonical absolute directory that `store` is rooted at.
         dir: PathBuf,
+        /// Read buffers of `open_file`, recycled across requests.
+        buffers: Arc<BufferPool>,
     },
     S3 {
         store: AmazonS3,
@@ -247,6 +251,18 @@ impl Ufs {
     /// an empty range is fine, also on an empty file. The whole range is held in
     /// memory: callers read page-sized ranges.
     pub async fn read_range(&self, path: &UfsPath, range: Range<u64>) -> Result<Bytes, UfsError> {
+        match self.inner.backend {
+            Backend::Local { .. } => self.open_file(path).await?.read_range(range).await,
+            Backend::S3 { .. } => self.read_range_from_store(path, range).await,
+        }
+    }
+
+    /// [`Ufs::read_range`] through object_store: one request per range.
+    pub(crate) async fn read_range_from_store(
+        &self,
+        path: &UfsPath,
+        range: Range<u64>,
+    ) -> Result<Bytes, UfsError> {
         tracing::debug!(%path, start = range.start, end = range.end, "ufs read");
         let location = self.location(path)?;
         let out_of_range = |size: u64| UfsError::InvalidRange {
@@ -300,6 +316,36 @@ impl Ufs {
             });
         }
         Ok(bytes)
+    }
+
+    /// Every file below `prefix`, at all levels, in path order (UTF-8 bytes,
+    /// the order of S3 keys), streamed with bounded memory: on S3 this is
+    /// the recursive [`Ufs::list`], already in key order; locally a walk that
+    /// holds one sorted directory per level. For callers that cut ordered
+    /// pages out of a listing (the S3 API's ListObjectsV2) without
+    /// collecting it.
+    pub fn list_in_order(&self, prefix: &UfsPath) -> BoxStream<'static, Result<Entry, UfsError>> {
+        match &self.inner.backend {
+            Backend::Local { dir, .. } => local::walk_in_order(dir, prefix.clone()),
+            Backend::S3 { .. } => self.list(prefix, true),
+        }
+    }
+
+    /// Opens a file for a run of range reads (the pages of one request, say)
+    /// that answer as [`Ufs::read_range`] would. A local file is opened now,
+    /// so a missing one is [`UfsError::NotFound`] here; opening an S3 file
+    /// makes no request, and its errors come with the first read.
+    pub async fn open_file(&self, path: &UfsPath) -> Result<UfsFile, UfsError> {
+        // The checks every operation makes, whichever way it then reads.
+        self.location(path)?;
+        match &self.inner.backend {
+            Backend::Local { dir, buffers, .. } => {
+                let mut file = dir.clone();
+                file.extend(path.segments());
+                UfsFile::open_local(path.clone(), file, buffers.clone()).await
+            }
+            Backend::S3 { .. } => Ok(UfsFile::remote(self.clone(), path.clone())),
+        }
     }
 
     /// Streams the files below `prefix` (all levels when `recursive`), or its
@@ -390,7 +436,11 @@ fn open_local(dir: PathBuf) -> Result<Backend, String> {
         .map_err(|e| format!("cannot resolve directory {}: {e}", dir.display()))?;
     let store = LocalFileSystem::new_with_prefix(&dir)
         .map_err(|e| format!("cannot use directory {}: {e}", dir.display()))?;
-    Ok(Backend::Local { store, dir })
+    Ok(Backend::Local {
+        store,
+        dir,
+        buffers: Arc::default(),
+    })
 }
 
 fn open_s3(rest: &str, options: &UfsOptions) -> Result<Backend, String> {
@@ -482,6 +532,7 @@ mod tests {
         let path = UfsPath::parse("/x").unwrap();
         assert_send(&ufs.stat(&path));
         assert_send(&ufs.read_range(&path, 0..1));
+        assert_send(&ufs.open_file(&path));
         assert_send(&ufs.list(&path, true));
     }
 

@@ -120,6 +120,33 @@ async fn conformance(ufs: &Ufs, seeder: &Seeder) {
                 want.len()
             );
         }
+        // The same ranges through one open file (the local fast path).
+        let file = ufs
+            .open_file(&path)
+            .await
+            .unwrap_or_else(|e| panic!("open {path}: {e}"));
+        assert_eq!(file.path(), &path);
+        for range in ranges_for(size) {
+            let got = file
+                .read_range(range.clone())
+                .await
+                .unwrap_or_else(|e| panic!("read {path} {range:?} from the open file: {e}"));
+            assert!(
+                got.as_ref() == &data[range.start as usize..range.end as usize],
+                "read {path} {range:?} from the open file: wrong bytes"
+            );
+        }
+        #[allow(clippy::reversed_empty_ranges)]
+        let reversed = 2..1;
+        for (range, what) in [
+            (0..size + 1, "open file 0..size+1"),
+            (size..size + 1, "open file size..size+1"),
+            (size + 1..size + 1, "open file empty past end"),
+            (u64::MAX - 1..u64::MAX, "open file u64::MAX"),
+            (reversed, "open file reversed"),
+        ] {
+            expect_invalid_range(file.read_range(range).await, size, what);
+        }
         // Past the end, and reversed.
         expect_invalid_range(ufs.read_range(&path, 0..size + 1).await, size, "0..size+1");
         expect_invalid_range(
@@ -162,6 +189,29 @@ async fn conformance(ufs: &Ufs, seeder: &Seeder) {
         ufs.read_range(&p("/missing.bin"), 0..0).await,
         "not_found",
         "empty read missing",
+    );
+    // Opening a missing file fails locally; on S3, opening makes no request
+    // and the first read fails.
+    let missing = async {
+        ufs.open_file(&p("/missing.bin"))
+            .await?
+            .read_range(0..1)
+            .await
+    };
+    expect_code(missing.await, "not_found", "open file missing");
+    let directory = async { ufs.open_file(&p("/nested")).await?.read_range(0..1).await };
+    expect_code(directory.await, "not_found", "open a directory");
+    let below = async {
+        ufs.open_file(&p("/one.bin/below"))
+            .await?
+            .read_range(0..1)
+            .await
+    };
+    expect_code(below.await, "not_found", "open below a file");
+    expect_code(
+        ufs.open_file(&UfsPath::root()).await,
+        "invalid_path",
+        "open root",
     );
     expect_code(
         ufs.stat(&p("/nested/a/missing")).await,
@@ -226,6 +276,39 @@ async fn conformance(ufs: &Ufs, seeder: &Seeder) {
         assert_eq!(from_list.size, data.len() as u64, "{path}");
         assert_eq!(from_list.version, from_stat.version, "version of {path}");
         assert_eq!(from_list.size, from_stat.size, "{path}");
+    }
+
+    // The same files in path order, on every backend.
+    let in_order: Vec<Entry> = ufs
+        .list_in_order(&UfsPath::root())
+        .try_collect()
+        .await
+        .unwrap();
+    let order: Vec<&str> = in_order.iter().map(|e| e.path().as_str()).collect();
+    let mut sorted = order.clone();
+    sorted.sort_unstable();
+    assert_eq!(order, sorted, "list_in_order is in path order");
+    assert_eq!(
+        files_of(&in_order),
+        listed,
+        "list_in_order lists what list does"
+    );
+    let nested: Vec<Entry> = ufs
+        .list_in_order(&p("/nested"))
+        .try_collect()
+        .await
+        .unwrap();
+    assert_eq!(
+        nested.iter().map(|e| e.path().as_str()).collect::<Vec<_>>(),
+        [
+            "/nested/a/b/c/deep.txt",
+            "/nested/a/b/empty.bin",
+            "/nested/a/top.txt"
+        ]
+    );
+    for missing in ["/no/such/dir", "/one.bin", "/nest"] {
+        let entries: Vec<Entry> = ufs.list_in_order(&p(missing)).try_collect().await.unwrap();
+        assert!(entries.is_empty(), "list_in_order {missing}: {entries:?}");
     }
 
     // Recursive listing of a subtree, with and without the trailing slash.
@@ -572,6 +655,76 @@ async fn local_links_special_names_and_permissions() {
     } else {
         eprintln!("running as root: permission_denied is not observable here");
     }
+}
+
+/// A local file stays open for the reads of one handle: a replacement under
+/// its name is not seen, while a change to the file itself is, with the
+/// errors `read_range` gives.
+#[tokio::test]
+async fn local_open_file_reads_the_file_it_opened() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    std::fs::write(root.join("a.bin"), b"0123456789").unwrap();
+    let ufs = Ufs::open(root.to_str().unwrap(), UfsOptions::default()).unwrap();
+    let file = ufs.open_file(&p("/a.bin")).await.unwrap();
+
+    // Replaced by a new file (a new inode): the open one still reads.
+    std::fs::write(root.join("new.bin"), b"abc").unwrap();
+    std::fs::rename(root.join("new.bin"), root.join("a.bin")).unwrap();
+    assert_eq!(file.read_range(2..5).await.unwrap(), &b"234"[..]);
+    assert_eq!(
+        ufs.read_range(&p("/a.bin"), 0..3).await.unwrap(),
+        &b"abc"[..]
+    );
+
+    // Changed in place: grown, then truncated.
+    let file = ufs.open_file(&p("/a.bin")).await.unwrap();
+    let mut handle = std::fs::OpenOptions::new()
+        .append(true)
+        .open(root.join("a.bin"))
+        .unwrap();
+    std::io::Write::write_all(&mut handle, b"def").unwrap();
+    assert_eq!(file.read_range(0..6).await.unwrap(), &b"abcdef"[..]);
+    handle.set_len(2).unwrap();
+    expect_invalid_range(file.read_range(0..6).await, 2, "truncated");
+    assert_eq!(file.read_range(0..2).await.unwrap(), &b"ab"[..]);
+
+    // Names that no read may reach are refused before opening.
+    std::fs::write(root.join("upload#123"), b"x").unwrap();
+    expect_code(
+        ufs.open_file(&p("/upload#123")).await,
+        "invalid_path",
+        "staging name",
+    );
+}
+
+/// Path order puts a directory where its keys sort among its siblings,
+/// and a link back up the tree is not followed round.
+#[tokio::test]
+async fn local_listing_in_order_sorts_like_keys_and_survives_link_loops() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    for file in ["a-b", "a/x", "a/y/z", "a0", "b.txt", "A"] {
+        let path = root.join(file);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, b"x").unwrap();
+    }
+    std::os::unix::fs::symlink(root.join("a"), root.join("a/y/up")).unwrap();
+    let ufs = Ufs::open(root.to_str().unwrap(), UfsOptions::default()).unwrap();
+    let listed: Vec<Entry> = ufs
+        .list_in_order(&UfsPath::root())
+        .try_collect()
+        .await
+        .unwrap();
+    assert_eq!(
+        listed.iter().map(|e| e.path().as_str()).collect::<Vec<_>>(),
+        ["/A", "/a-b", "/a/x", "/a/y/z", "/a0", "/b.txt"]
+    );
+    // Outside Tokio too (no blocking pool to hand the reads to).
+    let outside: Vec<Entry> =
+        futures::executor::block_on(ufs.list_in_order(&p("/a")).try_collect::<Vec<Entry>>())
+            .unwrap();
+    assert_eq!(outside.len(), 2);
 }
 
 proptest::proptest! {

@@ -14,6 +14,7 @@ pub struct WorkerMetrics {
     pub bytes_read_ufs: IntCounter,
     pub ufs_errors: IntCounterVec,
     pub cache_write_failures: IntCounter,
+    pub cache_puts_rejected: IntCounter,
     used: IntGauge,
     capacity: IntGauge,
     pages: IntGauge,
@@ -58,6 +59,11 @@ impl WorkerMetrics {
                 &r,
                 "ringside_worker_cache_write_failures_total",
                 "Pages read from the UFS that could not be cached (the read still succeeded)",
+            ),
+            cache_puts_rejected: counter(
+                &r,
+                "ringside_worker_cache_puts_rejected_total",
+                "Pages read from the UFS and not cached because the write-behind queue was full (the read still succeeded)",
             ),
             used: gauge(
                 &r,

@@ -8,6 +8,7 @@ mod metrics;
 mod read;
 mod s3;
 mod tasks;
+mod write_behind;
 
 use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
 
@@ -22,6 +23,7 @@ pub use api::ufs_error;
 pub use identity::IdentityError;
 pub use metrics::WorkerMetrics;
 pub use read::Reader;
+pub use write_behind::WriteBehind;
 
 #[derive(Debug, thiserror::Error)]
 pub enum WorkerError {
@@ -36,6 +38,8 @@ pub enum WorkerError {
         addr: String,
         source: std::io::Error,
     },
+    #[error("cannot start the page writer threads: {0}")]
+    Writers(std::io::Error),
     #[error("serving the worker API failed: {0}")]
     Serve(std::io::Error),
 }
@@ -90,11 +94,22 @@ impl Worker {
             },
             high_watermark: ps.high_watermark,
             low_watermark: ps.low_watermark,
+            sync_writes: ps.sync_writes,
             ..Options::new(&ps.dir)
         };
         let store = tokio::task::spawn_blocking(move || PageStore::open(options))
             .await
             .map_err(|e| WorkerError::Serve(std::io::Error::other(e)))??;
+        let store = Arc::new(store);
+        let metrics = WorkerMetrics::new();
+        let cache = WriteBehind::start(
+            store.clone(),
+            ps.async_write_threads as usize,
+            ps.async_write_queue_size,
+            metrics.cache_puts_rejected.clone(),
+            metrics.cache_write_failures.clone(),
+        )
+        .map_err(WorkerError::Writers)?;
         let ufs = open_ufs(&config.ufs)?;
         let bind = |port: u16| {
             let addr = format!("{}:{port}", config.bind_host);
@@ -110,9 +125,10 @@ impl Worker {
             ctx: WorkerContext {
                 id,
                 reader: Reader {
-                    store: Arc::new(store),
+                    store,
                     ufs,
-                    metrics: WorkerMetrics::new(),
+                    metrics,
+                    cache: Arc::new(cache),
                 },
                 peers: reqwest::Client::new(),
             },

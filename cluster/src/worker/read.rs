@@ -1,19 +1,29 @@
 //! The read path: a byte range of a UFS file, page by page, from the page
-//! store when cached, else from the UFS (and then cached). Whatever the
-//! cache does, the bytes are the UFS's: a damaged page reads as a miss, and
-//! a page that cannot be cached is still served.
+//! store when cached, else from the UFS (and then cached behind the read, by
+//! [`WriteBehind`]). Whatever the cache does, the bytes are the UFS's: a
+//! damaged page reads as a miss, and a page that cannot be cached is still
+//! served.
 
 use std::{ops::Range, sync::Arc};
 
 use bytes::Bytes;
 use futures::{Stream, StreamExt, stream};
 use ringside_pagestore::{FileKey, PageStore};
-use ringside_ufs::{FileStatus, Ufs, UfsError, UfsPath};
+use ringside_ufs::{FileStatus, Ufs, UfsError, UfsFile, UfsPath};
+use tokio::sync::OnceCell;
 
 use super::metrics::WorkerMetrics;
+use super::write_behind::WriteBehind;
 
-/// Pages fetched ahead of the one being sent.
-const READ_AHEAD_PAGES: usize = 4;
+/// Fetches kept in flight ahead of the one being sent.
+const READ_AHEAD: usize = 4;
+
+/// Bytes one S3 GET fetches when consecutive pages miss. Every GET costs a
+/// round trip and a request fee, so a run of missed pages is fetched in
+/// ranges of this size (AWS's usual part size for parallel ranged GETs) and
+/// then cut into pages. A local file is read a page at a time: a `pread`
+/// costs the same either way, and the first byte goes out sooner.
+const S3_FETCH_BYTES: u64 = 8 << 20;
 
 /// Reads files through the cache.
 #[derive(Clone, Debug)]
@@ -21,6 +31,7 @@ pub struct Reader {
     pub store: Arc<PageStore>,
     pub ufs: Ufs,
     pub metrics: WorkerMetrics,
+    pub cache: Arc<WriteBehind>,
 }
 
 impl Reader {
@@ -49,24 +60,34 @@ impl Reader {
             range.start / page_size..(range.end - 1) / page_size + 1
         };
         let reader = self.clone();
-        stream::iter(pages)
-            .map(move |index| {
+        // Opened on the first miss and shared by the request's pages, so a
+        // run of misses reads one open file.
+        let file = Arc::new(OnceCell::new());
+        stream::iter(groups(pages, self.fetch_pages()))
+            .map(move |group| {
                 let (reader, key, path) = (reader.clone(), key.clone(), path.clone());
-                let range = range.clone();
-                async move {
-                    let page_start = index * page_size;
-                    let page = reader.page(&key, &path, index).await?;
-                    let from = range.start.max(page_start) - page_start;
-                    let to = range.end.min(page_start + page.len() as u64) - page_start;
-                    let from = usize::try_from(from).unwrap_or(usize::MAX);
-                    let to = usize::try_from(to).unwrap_or(usize::MAX);
-                    Ok(page.slice(from.min(page.len())..to.min(page.len())))
-                }
+                let file = file.clone();
+                async move { reader.pages(&key, &path, &file, group).await }
             })
             // Each page is its own file, so kernel readahead never runs past
-            // the page being sent; keeping a few pages in flight does the
+            // the page being sent; keeping a few fetches in flight does the
             // readahead here, in order.
-            .buffered(READ_AHEAD_PAGES)
+            .buffered(READ_AHEAD)
+            .flat_map(|pages| {
+                stream::iter(match pages {
+                    Ok(pages) => pages.into_iter().map(Ok).collect(),
+                    Err(e) => vec![Err(e)],
+                })
+            })
+            .map(move |page| {
+                let (index, page) = page?;
+                let page_start = index * page_size;
+                let from = range.start.max(page_start) - page_start;
+                let to = range.end.min(page_start + page.len() as u64) - page_start;
+                let from = usize::try_from(from).unwrap_or(usize::MAX);
+                let to = usize::try_from(to).unwrap_or(usize::MAX);
+                Ok(page.slice(from.min(page.len())..to.min(page.len())))
+            })
             .inspect(|chunk| {
                 if let Err(e) = chunk {
                     tracing::warn!(error = %e, "read failed");
@@ -74,46 +95,101 @@ impl Reader {
             })
     }
 
-    /// One whole page: from the store, or from the UFS and then cached.
-    async fn page(&self, key: &FileKey, path: &UfsPath, index: u64) -> Result<Bytes, UfsError> {
-        let store = self.store.clone();
-        let lookup_key = key.clone();
-        let cached = tokio::task::spawn_blocking(move || store.get_page(&lookup_key, index)).await;
-        match cached {
-            Ok(Ok(Some(page))) => {
-                self.metrics.bytes_read_cache.inc_by(page.len() as u64);
-                return Ok(Bytes::from(page));
-            }
-            Ok(Ok(None)) => {}
-            Ok(Err(error)) => {
-                tracing::warn!(%error, path = %path, "page store read failed; reading the UFS")
-            }
-            Err(error) => tracing::warn!(%error, "page store task failed; reading the UFS"),
+    /// Pages fetched from the UFS at once when they all miss.
+    fn fetch_pages(&self) -> u64 {
+        match self.ufs.scheme() {
+            "s3" => (S3_FETCH_BYTES / self.store.page_size()).max(1),
+            _ => 1,
         }
-        let page_size = self.store.page_size();
-        let start = index * page_size;
-        let end = (start + page_size).min(key.len());
-        let data = self
-            .ufs
-            .read_range(path, start..end)
-            .await
-            .inspect_err(|e| self.count_error(e))?;
-        self.metrics.bytes_read_ufs.inc_by(data.len() as u64);
-        self.cache_in_background(key.clone(), index, data.clone());
-        Ok(data)
     }
 
-    /// Caching must not slow the read that paid for the miss (the page store
-    /// syncs every page to disk), nor fail it: the write runs on its own.
-    fn cache_in_background(&self, key: FileKey, index: u64, data: Bytes) {
-        let store = self.store.clone();
-        let failures = self.metrics.cache_write_failures.clone();
-        tokio::task::spawn_blocking(move || {
-            if let Err(error) = store.put_page(&key, index, &data) {
-                failures.inc();
-                tracing::debug!(%error, path = %key.path(), index, "page not cached");
+    /// Whole pages, each with its index: from the store where cached, the
+    /// rest from the UFS, one read per run of missing pages, then cached.
+    async fn pages(
+        &self,
+        key: &FileKey,
+        path: &UfsPath,
+        file: &OnceCell<UfsFile>,
+        indexes: Range<u64>,
+    ) -> Result<Vec<(u64, Bytes)>, UfsError> {
+        let mut pages = Vec::with_capacity(indexes.clone().count());
+        let mut missing: Option<Range<u64>> = None;
+        for index in indexes {
+            match self.cached(key, path, index).await {
+                Some(page) => {
+                    if let Some(run) = missing.take() {
+                        pages.extend(self.fetch(key, path, file, run).await?);
+                    }
+                    pages.push((index, page));
+                }
+                None => match &mut missing {
+                    Some(run) => run.end = index + 1,
+                    None => missing = Some(index..index + 1),
+                },
             }
-        });
+        }
+        if let Some(run) = missing {
+            pages.extend(self.fetch(key, path, file, run).await?);
+        }
+        Ok(pages)
+    }
+
+    /// A page from the store, if it has a sound copy.
+    async fn cached(&self, key: &FileKey, path: &UfsPath, index: u64) -> Option<Bytes> {
+        // The index answers a miss in memory; only a page it lists is worth
+        // a trip to the blocking pool.
+        if !self.store.has_page(key, index) {
+            return None;
+        }
+        let store = self.store.clone();
+        let lookup_key = key.clone();
+        match tokio::task::spawn_blocking(move || store.get_page(&lookup_key, index)).await {
+            Ok(Ok(Some(page))) => {
+                self.metrics.bytes_read_cache.inc_by(page.len() as u64);
+                Some(Bytes::from(page))
+            }
+            Ok(Ok(None)) => None,
+            Ok(Err(error)) => {
+                tracing::warn!(%error, path = %path, "page store read failed; reading the ufs");
+                None
+            }
+            Err(error) => {
+                tracing::warn!(%error, "page store task failed; reading the ufs");
+                None
+            }
+        }
+    }
+
+    /// Pages `run` from the UFS in one read, each handed to the write-behind
+    /// queue as it is served.
+    async fn fetch(
+        &self,
+        key: &FileKey,
+        path: &UfsPath,
+        file: &OnceCell<UfsFile>,
+        run: Range<u64>,
+    ) -> Result<Vec<(u64, Bytes)>, UfsError> {
+        let page_size = self.store.page_size();
+        let start = run.start * page_size;
+        let end = (run.end * page_size).min(key.len());
+        let data = async {
+            let file = file.get_or_try_init(|| self.ufs.open_file(path)).await?;
+            file.read_range(start..end).await
+        }
+        .await
+        .inspect_err(|e| self.count_error(e))?;
+        self.metrics.bytes_read_ufs.inc_by(data.len() as u64);
+        let first = run.start;
+        Ok(run
+            .map(|index| {
+                let from = ((index - first) * page_size) as usize;
+                let page = data.slice(from..(from + page_size as usize).min(data.len()));
+                // Caching must not slow the read that paid for the miss, nor
+                // fail it; a page the queue turns away is counted there.
+                self.cache.submit(key.clone(), index, page.clone());
+                (index, page)
+            })
+            .collect())
     }
 
     fn count_error(&self, error: &UfsError) {
@@ -126,7 +202,31 @@ impl Reader {
     }
 }
 
+/// `pages` cut into consecutive groups of at most `size`.
+fn groups(pages: Range<u64>, size: u64) -> impl Iterator<Item = Range<u64>> {
+    let end = pages.end;
+    (pages.start..end)
+        .step_by(usize::try_from(size.max(1)).unwrap_or(usize::MAX))
+        .map(move |first| first..first.saturating_add(size.max(1)).min(end))
+}
+
 /// The page store's key of a UFS file version.
 pub fn key_of(status: &FileStatus) -> FileKey {
     FileKey::new(status.path.as_str(), status.version.clone(), status.size)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn groups_cover_the_pages_in_order() {
+        let all = |pages: Range<u64>, size| groups(pages, size).collect::<Vec<_>>();
+        assert_eq!(all(0..5, 1), [0..1, 1..2, 2..3, 3..4, 4..5]);
+        assert_eq!(all(3..11, 4), [3..7, 7..11]);
+        assert_eq!(all(3..12, 4), [3..7, 7..11, 11..12]);
+        assert_eq!(all(0..0, 8), Vec::<Range<u64>>::new());
+        // A group size of 0 is taken as 1.
+        assert_eq!(all(2..4, 0), [2..3, 3..4]);
+    }
 }

@@ -3,10 +3,10 @@
 
 use std::time::SystemTime;
 
-use futures::TryStreamExt;
+use futures::{StreamExt, TryStreamExt};
 use ringside_s3api::{
-    ByteStream, GetObject, ListEntry, ListPage, ListRequest, ObjectMeta, ObjectSource, RangeSpec,
-    S3Error, paginate,
+    ByteStream, GetObject, ListEntry, ListPage, ListRequest, ObjectMeta, ObjectSource, Paginator,
+    RangeSpec, S3Error, paginate,
 };
 use ringside_ufs::{Entry, FileStatus, UfsError, UfsPath};
 
@@ -84,8 +84,12 @@ impl ObjectSource for CacheSource {
     }
 
     /// Lists the directory the prefix names (or sits in), keyed without
-    /// the leading slash; directories become keys ending in `/`, which the
-    /// pagination rolls up into common prefixes under the `/` delimiter.
+    /// the leading slash. Without a delimiter the whole tree below it
+    /// streams through the pagination in key order, so a page costs the
+    /// memory of a page (and of one directory per level), however many
+    /// files there are. With the `/` delimiter one directory level is read
+    /// and sorted; its directories become keys ending in `/`, which the
+    /// pagination rolls up into common prefixes.
     async fn list(&self, bucket: &str, req: ListRequest) -> Result<ListPage, S3Error> {
         self.check_bucket(bucket)?;
         let dir = match req.prefix.rfind('/') {
@@ -93,11 +97,31 @@ impl ObjectSource for CacheSource {
             None => "",
         };
         let dir = UfsPath::parse(dir).map_err(s3_error)?;
-        let recursive = req.delimiter.as_deref() != Some("/");
+        if req.delimiter.as_deref() != Some("/") {
+            let mut files = self.reader.ufs.list_in_order(&dir);
+            let mut paginator = Paginator::new(&req);
+            while let Some(entry) = files.next().await {
+                let status = match entry {
+                    Ok(Entry::File(status)) => status,
+                    Ok(Entry::Directory { .. }) => continue,
+                    // Gone while listed: the listing ends there.
+                    Err(UfsError::NotFound { .. }) => break,
+                    Err(e) => return Err(s3_error(e)),
+                };
+                let entry = ListEntry {
+                    key: status.path.relative().to_string(),
+                    meta: meta(&status),
+                };
+                if paginator.push(entry).is_break() {
+                    break;
+                }
+            }
+            return Ok(paginator.finish());
+        }
         let mut keys: Vec<ListEntry> = self
             .reader
             .ufs
-            .list(&dir, recursive)
+            .list(&dir, false)
             .map_err(s3_error)
             .try_filter_map(|entry| async move {
                 Ok(match entry {
