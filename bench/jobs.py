@@ -12,6 +12,8 @@ Environment (all optional):
     BIG_FILES     files of the load test (default 1000, 2 MiB each)
     SMALL_FILES   4 KiB files of the many-files load (default 100000)
     EMPTY_FILES   files of the listing test (default 1000000)
+    EXTRA_SET     more properties for every process, space-separated k=v
+                  (e.g. ringside.worker.pagestore.sync.writes=true)
     KEEP=1        keep the temporary directory
 """
 
@@ -89,6 +91,8 @@ class Cluster:
             "--set", "ringside.worker.heartbeat.interval=500ms",
             "--set", "ringside.worker.failure.detection.timeout=5s",
         ]
+        for prop in os.environ.get("EXTRA_SET", "").split():
+            self.common += ["--set", prop]
 
     def start(self, name, args, url):
         logf = open(os.path.join(self.work, f"{name}.log"), "w")

@@ -366,13 +366,14 @@ fn partial(copied: Copied, error: String) -> Result<Copied, String> {
     }
 }
 
-/// Stores one page and waits until it is durable.
+/// Stores one page through the worker's page writers (one flush for the
+/// pages written together) and waits until it is in the store.
 async fn put(ctx: &WorkerContext, key: FileKey, index: u64, data: Bytes) -> Result<u64, String> {
-    let store = ctx.reader.store.clone();
     let len = data.len() as u64;
-    tokio::task::spawn_blocking(move || store.put_page(&key, index, &data))
+    ctx.reader
+        .cache
+        .write(key, index, data)
         .await
-        .map_err(|e| format!("caching interrupted: {e}"))?
         .map_err(|e| format!("cannot cache: {e}"))?;
     Ok(len)
 }

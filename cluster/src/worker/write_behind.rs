@@ -7,6 +7,11 @@
 //! `ringside_worker_cache_puts_rejected_total` grows; a later read caches
 //! it. This is Alluxio's asynchronous cache put, whose rejections it counts
 //! the same way: a cache that falls behind sheds writes, never reads.
+//!
+//! Jobs write through the same threads but wait for their pages to be
+//! stored ([`WriteBehind::write`]) and are never turned away. A writer takes
+//! every page queued, up to [`GROUP_PAGES`], and stores them with one flush
+//! to disk ([`PageStore::put_pages`]): with synced writes, a group commit.
 
 use std::collections::{HashSet, VecDeque};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
@@ -14,6 +19,10 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use bytes::Bytes;
 use prometheus::IntCounter;
 use ringside_pagestore::{FileKey, PageStore};
+use tokio::sync::oneshot;
+
+/// Most pages one writer stores with one flush.
+pub const GROUP_PAGES: usize = 64;
 
 /// The queue and its writer threads; they stop when this is dropped, after
 /// writing what is queued.
@@ -46,6 +55,8 @@ struct Put {
     key: FileKey,
     index: u64,
     data: Bytes,
+    /// Told the outcome once the page is stored; only for [`WriteBehind::write`].
+    done: Option<oneshot::Sender<Result<(), String>>>,
 }
 
 /// What [`WriteBehind::submit`] did with a page.
@@ -124,10 +135,39 @@ impl WriteBehind {
         let (key, index) = pending;
         state.pending.insert((key.clone(), index));
         state.queued_bytes += len;
-        state.queue.push_back(Put { key, index, data });
+        state.queue.push_back(Put {
+            key,
+            index,
+            data,
+            done: None,
+        });
         drop(state);
         shared.work.notify_one();
         Submitted::Queued
+    }
+
+    /// Stores page `index` of `key` and returns once it is in the store (or
+    /// why not). It waits its turn rather than being turned away, and its
+    /// bytes do not count against the queue's limit: the job that writes
+    /// bounds how much it has in flight.
+    pub async fn write(&self, key: FileKey, index: u64, data: Bytes) -> Result<(), String> {
+        let (done, outcome) = oneshot::channel();
+        {
+            let mut state = self.shared.lock();
+            if state.closed {
+                return Err("the worker is shutting down".into());
+            }
+            state.queue.push_back(Put {
+                key,
+                index,
+                data,
+                done: Some(done),
+            });
+        }
+        self.shared.work.notify_one();
+        outcome
+            .await
+            .unwrap_or_else(|_| Err("the page writer stopped".into()))
     }
 }
 
@@ -158,12 +198,19 @@ impl Shared {
 
     fn run(&self) {
         loop {
-            let put = {
+            let group: Vec<Put> = {
                 let mut state = self.lock();
                 loop {
-                    if let Some(put) = state.queue.pop_front() {
-                        state.queued_bytes -= put.data.len() as u64;
-                        break put;
+                    if !state.queue.is_empty() {
+                        let n = state.queue.len().min(GROUP_PAGES);
+                        let group: Vec<Put> = state.queue.drain(..n).collect();
+                        let queued: u64 = group
+                            .iter()
+                            .filter(|p| p.done.is_none())
+                            .map(|p| p.data.len() as u64)
+                            .sum();
+                        state.queued_bytes -= queued;
+                        break group;
                     }
                     if state.closed {
                         return;
@@ -174,11 +221,26 @@ impl Shared {
                         .unwrap_or_else(PoisonError::into_inner);
                 }
             };
-            if let Err(error) = self.store.put_page(&put.key, put.index, &put.data) {
-                self.failures.inc();
-                tracing::debug!(%error, path = put.key.path(), index = put.index, "page not cached");
+            let pages: Vec<(&FileKey, u64, &[u8])> = group
+                .iter()
+                .map(|p| (&p.key, p.index, p.data.as_ref()))
+                .collect();
+            let results = self.store.put_pages(&pages);
+            let mut state = self.lock();
+            for (put, result) in group.into_iter().zip(results) {
+                if let Err(error) = &result {
+                    self.failures.inc();
+                    tracing::debug!(%error, path = put.key.path(), index = put.index, "page not cached");
+                }
+                match put.done {
+                    Some(done) => {
+                        let _ = done.send(result.map_err(|e| e.to_string()));
+                    }
+                    None => {
+                        state.pending.remove(&(put.key, put.index));
+                    }
+                }
             }
-            self.lock().pending.remove(&(put.key, put.index));
         }
     }
 }
@@ -293,6 +355,36 @@ mod tests {
             Submitted::Queued
         );
         wait_for("the page", || store.has_page(&key, 0));
+    }
+
+    #[tokio::test]
+    async fn acknowledged_writes_are_stored_when_they_return_and_never_turned_away() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = store(dir.path());
+        let rejected = counter("r");
+        // A zero limit turns away every submitted page but the first.
+        let writer = Arc::new(
+            WriteBehind::start(store.clone(), 2, 0, rejected.clone(), counter("f")).unwrap(),
+        );
+        let key = FileKey::new("/a", "v1", 8 * PAGE);
+        let writes = (0..8).map(|i| {
+            let (writer, key) = (writer.clone(), key.clone());
+            async move {
+                writer
+                    .write(key, i, Bytes::from(vec![i as u8; PAGE as usize]))
+                    .await
+            }
+        });
+        for result in futures::future::join_all(writes).await {
+            result.unwrap();
+        }
+        assert!((0..8).all(|i| store.has_page(&key, i)));
+        assert_eq!(rejected.get(), 0);
+        let refused = writer
+            .write(key.clone(), 9, Bytes::from_static(b"x"))
+            .await
+            .unwrap_err();
+        assert!(refused.contains("page 9"), "{refused}");
     }
 
     #[test]
