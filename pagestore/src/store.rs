@@ -98,6 +98,23 @@ fn read(counter: &AtomicU64) -> u64 {
     counter.load(Ordering::Relaxed)
 }
 
+/// A page written to a temporary file, with its file's metadata record
+/// when that is new too.
+struct Staged {
+    meta: Option<RelPath>,
+    page: RelPath,
+}
+
+fn meta_record(key: &FileKey, page_size: u64) -> Vec<u8> {
+    MetaRecord {
+        path: key.path().to_string(),
+        version: key.version().to_string(),
+        len: key.len(),
+        page_size,
+    }
+    .encode()
+}
+
 /// Room reserved in the index for a page about to be written.
 struct Reserved {
     id: u128,
@@ -384,8 +401,11 @@ impl PageStore {
             let key = pages[i].0;
             let temp = match (&synced, temp) {
                 (Ok(()), temp) => temp,
-                (Err(e), Ok(temp)) => {
-                    let _ = self.disk.remove(&temp);
+                (Err(e), Ok(staged)) => {
+                    let _ = self.disk.remove(&staged.page);
+                    if let Some(meta) = staged.meta {
+                        let _ = self.disk.remove(&meta);
+                    }
                     Err(PageStoreError::io(
                         "flush pages",
                         self.disk.dir().to_path_buf(),
@@ -395,6 +415,10 @@ impl PageStore {
                 (Err(_), Err(e)) => Err(e),
             };
             results[i] = self.finish(key, reserved, temp);
+        }
+        // The renames too: as durable as a single put's synced directory.
+        if let Err(error) = self.disk.sync_filesystem() {
+            warn!(%error, "cannot flush the renames of a batch of pages");
         }
         results
     }
@@ -454,30 +478,49 @@ impl PageStore {
         }
     }
 
-    /// Writes a reserved page to a temporary file (and its file's metadata
-    /// record first, when it has none yet), flushed when `sync` is set.
+    /// Writes a reserved page to a temporary file, flushed when `sync` is
+    /// set. A file's first page also needs its metadata record: written and
+    /// installed here when `sync` is set, else staged beside the page for
+    /// [`PageStore::finish`] to install once the batch is flushed.
     fn stage(
         &self,
         key: &FileKey,
         r: &Reserved,
         data: &[u8],
         sync: bool,
-    ) -> Result<RelPath, PageStoreError> {
+    ) -> Result<Staged, PageStoreError> {
+        let mut meta = None;
         if r.need_meta {
             // The record goes first: a page without one is an orphan that
             // the next open deletes.
-            self.with_room("write the metadata record of", key, || {
-                self.write_meta(key, r.id)
-            })?;
+            if sync {
+                self.with_room("write the metadata record of", key, || {
+                    self.write_meta(key, r.id)
+                })?;
+            } else {
+                let record = meta_record(key, self.options.page_size);
+                meta = Some(self.with_room("write the metadata record of", key, || {
+                    self.disk.write_temp_unsynced(&[&record])
+                })?);
+            }
         }
         let header = PageHeader::for_payload(r.id, u64::from(r.page), data).encode();
-        self.with_room("write a page of", key, || {
+        let page = self.with_room("write a page of", key, || {
             if sync {
                 self.disk.write_temp(&[&header, data])
             } else {
                 self.disk.write_temp_unsynced(&[&header, data])
             }
-        })
+        });
+        match page {
+            Ok(page) => Ok(Staged { meta, page }),
+            Err(e) => {
+                if let Some(temp) = meta {
+                    let _ = self.disk.remove(&temp);
+                }
+                Err(e)
+            }
+        }
     }
 
     /// Renames a staged page into place and indexes it; undoes the
@@ -486,9 +529,19 @@ impl PageStore {
         &self,
         key: &FileKey,
         r: Reserved,
-        staged: Result<RelPath, PageStoreError>,
+        staged: Result<Staged, PageStoreError>,
     ) -> Result<(), PageStoreError> {
-        let installed = staged.and_then(|temp| {
+        let installed = staged.and_then(|Staged { meta, page: temp }| {
+            if let Some(meta) = meta
+                && let Err(e) = self.install_meta(key, r.id, &meta)
+            {
+                let _ = self.disk.remove(&temp);
+                return Err(PageStoreError::io(
+                    "install the metadata record",
+                    self.disk.path_of(&RelPath::meta(r.id)),
+                    e,
+                ));
+            }
             let dest = RelPath::page(r.id, r.page);
             let _stripe = self.stripe(r.id, u64::from(r.page));
             self.disk
@@ -526,20 +579,19 @@ impl PageStore {
     }
 
     fn write_meta(&self, key: &FileKey, id: u128) -> io::Result<()> {
-        let record = MetaRecord {
-            path: key.path().to_string(),
-            version: key.version().to_string(),
-            len: key.len(),
-            page_size: self.options.page_size,
-        }
-        .encode();
-        let rel = RelPath::meta(id);
-        let _stripe = self.stripe(id, META_STRIPE);
+        let record = meta_record(key, self.options.page_size);
         let temp = self.disk.write_temp(&[&record])?;
-        self.disk.install(&temp, &rel)?;
+        self.install_meta(key, id, &temp)?;
         // Unlike a page's, this rename must survive a crash: the pages
         // written after it are deleted as orphans on open without it.
-        self.disk.sync_dir(&RelPath::meta_dir(id))?;
+        self.disk.sync_dir(&RelPath::meta_dir(id))
+    }
+
+    /// Renames a written metadata record into place and notes it in the index.
+    fn install_meta(&self, key: &FileKey, id: u128, temp: &RelPath) -> io::Result<()> {
+        let rel = RelPath::meta(id);
+        let _stripe = self.stripe(id, META_STRIPE);
+        self.disk.install(temp, &rel)?;
         let mut index = self.lock_index();
         if index.has_file(key.path(), id) {
             index.mark_meta_written(key.path(), id);
