@@ -152,6 +152,21 @@ fn remove_half_written(dir: &Path) -> io::Result<()> {
     Ok(())
 }
 
+/// A count or size as SQLite stores integers (signed 64-bit), saturating.
+pub(crate) fn to_sql(v: u64) -> i64 {
+    i64::try_from(v).unwrap_or(i64::MAX)
+}
+
+/// A count or size read back; a negative value (never written) reads as 0.
+pub(crate) fn from_sql(v: i64) -> u64 {
+    u64::try_from(v).unwrap_or(0)
+}
+
+/// A time stored as Unix milliseconds.
+pub(crate) fn from_millis(v: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp_millis(v).unwrap_or_default()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

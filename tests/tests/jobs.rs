@@ -55,6 +55,13 @@ fn fails(cluster: &Cluster, args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
+/// `job load --path /data --submit EXTRA...`.
+fn submit_load(cluster: &Cluster, extra: &[&str]) {
+    let mut args = vec!["job", "load", "--path", "/data", "--submit"];
+    args.extend_from_slice(extra);
+    ok(cluster, &args);
+}
+
 /// `job <kind> <key> <value> --progress --format JSON`.
 fn progress(cluster: &Cluster, kind: &str, key: &str, value: &str) -> JobView {
     let out = ok(
@@ -220,17 +227,7 @@ fn load_free_list_and_bad_input_as_the_guide_writes_them() {
 
     // Loading again with --skip-if-exists reads nothing from the UFS.
     let before = ufs_reads(&cluster);
-    ok(
-        &cluster,
-        &[
-            "job",
-            "load",
-            "--path",
-            "/data",
-            "--submit",
-            "--skip-if-exists",
-        ],
-    );
+    submit_load(&cluster, &["--skip-if-exists"]);
     let again = finished(&cluster, "load", "--path", "/data");
     assert_ne!(again.id, job.id, "a finished job is not reused");
     assert_eq!(again.state, JobState::Succeeded);
@@ -248,24 +245,48 @@ fn load_free_list_and_bad_input_as_the_guide_writes_them() {
         "FREE reports bytes freed"
     );
     assert!(holdings(&cluster).values().all(|h| h.is_empty()));
-    ok(
-        &cluster,
-        &[
-            "job",
-            "load",
-            "--path",
-            "/data",
-            "--submit",
-            "--file-filter-regex",
-            "part-1/.*\\.bin$",
-        ],
-    );
+    submit_load(&cluster, &["--file-filter-regex", "part-1/.*\\.bin$"]);
     let filtered = finished(&cluster, "load", "--path", "/data");
     assert_eq!(filtered.progress.files_total, (FILES / 3) as u64);
     assert_eq!(
         filtered.progress.cached_bytes,
         Some(filtered.progress.bytes_total)
     );
+
+    // --verify, and --watch following the job to its end (no terminal here,
+    // so no bar: just the final progress).
+    ok(
+        &cluster,
+        &["job", "load", "--path", "/data", "--submit", "--verify"],
+    );
+    let watched = ok(
+        &cluster,
+        &["job", "load", "--path", "/data", "--progress", "--watch"],
+    );
+    assert!(watched.contains("SUCCEEDED"), "{watched}");
+    let verified = progress(&cluster, "load", "--path", "/data");
+    assert!(verified.options.verify);
+    assert_eq!(verified.progress.cached_bytes, Some(total));
+    assert_eq!(cached_on_owners(&cluster), total);
+
+    let openapi: serde_json::Value = cluster
+        .http
+        .get(format!("{}/api/v1/openapi.json", cluster.coordinator.url))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    for path in [
+        "/api/v1/jobs",
+        "/api/v1/jobs/current",
+        "/api/v1/jobs/{id}",
+        "/api/v1/jobs/{id}/stop",
+    ] {
+        assert!(
+            openapi["paths"][path].is_object(),
+            "{path} is not in the OpenAPI document"
+        );
+    }
 
     // Bad input: a clear reason, a failed exit, and no job.
     let err = fails(&cluster, &["job", "load", "--path", "/nope", "--submit"]);
@@ -338,18 +359,7 @@ fn stop_resume_duplicate_and_a_coordinator_killed_mid_job() {
     let (mut cluster, _workers) = start("resume", &["ringside.job.batch.size=2"]);
     let total = dataset_bytes();
     // Slow enough to be caught mid-way: about 6 s.
-    ok(
-        &cluster,
-        &[
-            "job",
-            "load",
-            "--path",
-            "/data",
-            "--submit",
-            "--bandwidth",
-            "640KiB",
-        ],
-    );
+    submit_load(&cluster, &["--bandwidth", "640KiB"]);
     let first = progress(&cluster, "load", "--path", "/data");
 
     // A second submit of the running job returns it rather than a duplicate.
@@ -422,18 +432,7 @@ fn the_guides_scaling_procedure_and_a_worker_added_mid_load() {
 
     // A load running while a worker joins still ends with every file on
     // its current owner.
-    ok(
-        &cluster,
-        &[
-            "job",
-            "load",
-            "--path",
-            "/data",
-            "--submit",
-            "--bandwidth",
-            "1MiB",
-        ],
-    );
+    submit_load(&cluster, &["--bandwidth", "1MiB"]);
     assert!(eventually(Duration::from_secs(20), || progress(
         &cluster, "load", "--path", "/data"
     )
@@ -505,17 +504,7 @@ fn the_guides_scaling_procedure_and_a_worker_added_mid_load() {
     let epoch = cluster.epoch();
     workers.push(cluster.add_worker("w6"));
     assert!(eventually(Duration::from_secs(10), || cluster.epoch() > epoch));
-    ok(
-        &cluster,
-        &[
-            "job",
-            "load",
-            "--path",
-            "/data",
-            "--submit",
-            "--skip-if-exists",
-        ],
-    );
+    submit_load(&cluster, &["--skip-if-exists"]);
     let job = finished(&cluster, "load", "--path", "/data");
     assert_eq!(job.state, JobState::Succeeded);
     assert_eq!(cached_on_owners(&cluster), total);
@@ -542,18 +531,7 @@ fn the_guides_scaling_procedure_and_a_worker_added_mid_load() {
 #[test]
 fn a_dead_worker_and_vanished_files_do_not_stop_a_load() {
     let (cluster, mut workers) = start("failures", &["ringside.job.batch.size=2"]);
-    ok(
-        &cluster,
-        &[
-            "job",
-            "load",
-            "--path",
-            "/data",
-            "--submit",
-            "--bandwidth",
-            "768KiB",
-        ],
-    );
+    submit_load(&cluster, &["--bandwidth", "768KiB"]);
     assert!(eventually(Duration::from_secs(20), || {
         progress(&cluster, "load", "--path", "/data")
             .progress

@@ -15,6 +15,8 @@ use chrono::{DateTime, Utc};
 use ringside_api::{WorkerHeartbeat, WorkerState, WorkerView};
 use ringside_config::{CoordinatorConfig, MembershipType};
 use ringside_ring::{Member, Ring, RingError};
+
+use crate::metastore::{from_millis, from_sql, to_sql};
 use sqlx::{Row, SqlitePool};
 
 #[derive(Debug, thiserror::Error)]
@@ -146,9 +148,9 @@ impl Membership {
         .bind(&hb.id)
         .bind(&hb.address)
         .bind(&hb.s3_address)
-        .bind(clamp(hb.capacity_bytes))
-        .bind(clamp(hb.used_bytes))
-        .bind(clamp(hb.pages))
+        .bind(to_sql(hb.capacity_bytes))
+        .bind(to_sql(hb.used_bytes))
+        .bind(to_sql(hb.pages))
         .bind(&hb.version)
         .bind(now)
         .execute(&self.pool)
@@ -171,16 +173,16 @@ impl Membership {
         let now = Utc::now();
         rows.iter()
             .map(|row| {
-                let last: DateTime<Utc> = millis(row.try_get("last_heartbeat")?);
+                let last: DateTime<Utc> = from_millis(row.try_get("last_heartbeat")?);
                 let silent = (now - last).to_std().unwrap_or_default();
                 Ok(WorkerView {
                     heartbeat: WorkerHeartbeat {
                         id: row.try_get("id")?,
                         address: row.try_get("address")?,
                         s3_address: row.try_get("s3_address")?,
-                        capacity_bytes: unsigned(row.try_get("capacity_bytes")?),
-                        used_bytes: unsigned(row.try_get("used_bytes")?),
-                        pages: unsigned(row.try_get("pages")?),
+                        capacity_bytes: from_sql(row.try_get("capacity_bytes")?),
+                        used_bytes: from_sql(row.try_get("used_bytes")?),
+                        pages: from_sql(row.try_get("pages")?),
                         version: row.try_get("version")?,
                     },
                     state: if silent > self.failure_timeout {
@@ -189,7 +191,7 @@ impl Membership {
                         WorkerState::Online
                     },
                     last_heartbeat: last,
-                    registered_at: millis(row.try_get("registered_at")?),
+                    registered_at: from_millis(row.try_get("registered_at")?),
                 })
             })
             .collect()
@@ -295,16 +297,4 @@ pub fn parse_static_list(text: &str) -> Vec<String> {
         .filter(|l| !l.is_empty())
         .map(str::to_string)
         .collect()
-}
-
-fn clamp(v: u64) -> i64 {
-    i64::try_from(v).unwrap_or(i64::MAX)
-}
-
-fn unsigned(v: i64) -> u64 {
-    u64::try_from(v).unwrap_or(0)
-}
-
-fn millis(v: i64) -> DateTime<Utc> {
-    DateTime::from_timestamp_millis(v).unwrap_or_default()
 }

@@ -372,13 +372,10 @@ impl Job {
         for state in [FileState::Done, FileState::Skipped] {
             let mut after = 0;
             loop {
-                let rows = self
-                    .inner
-                    .store
-                    .files_after(&self.id, state, after, FETCH)
-                    .await?;
-                let Some(last) = rows.last() else { break };
-                after = last.seq;
+                let rows = self.next_files(state, &mut after).await?;
+                if rows.is_empty() {
+                    break;
+                }
                 let stale: Vec<FileRow> = rows
                     .into_iter()
                     .filter(|f| ring.locate(&f.path).map(|m| &m.id) != f.owner.as_ref())
@@ -391,6 +388,24 @@ impl Job {
             tracing::info!(job = %self.id, files = moved, epoch = ring.epoch(), "ring changed; files handed to their new owners");
         }
         Ok(())
+    }
+
+    /// The next files in `state` after `after` in listing order, moving
+    /// `after` past them; none at the end.
+    async fn next_files(
+        &self,
+        state: FileState,
+        after: &mut i64,
+    ) -> Result<Vec<FileRow>, JobError> {
+        let rows = self
+            .inner
+            .store
+            .files_after(&self.id, state, *after, FETCH)
+            .await?;
+        if let Some(last) = rows.last() {
+            *after = last.seq;
+        }
+        Ok(rows)
     }
 
     fn target(&self, phase: Phase, file: &FileRow, ring: &Ring) -> Option<Target> {
@@ -561,13 +576,10 @@ impl Job {
                 if self.stopped() {
                     return Err(Halt::Stopped);
                 }
-                let rows = self
-                    .inner
-                    .store
-                    .files_after(&self.id, state, after, FETCH)
-                    .await?;
-                let Some(last) = rows.last() else { break };
-                after = last.seq;
+                let rows = self.next_files(state, &mut after).await?;
+                if rows.is_empty() {
+                    break;
+                }
                 let mut by_owner: HashMap<String, Vec<FileRow>> = HashMap::new();
                 for row in rows {
                     let owner = ring.locate(&row.path).map(|m| m.id.clone());

@@ -5,6 +5,7 @@ use ringside_api::job::{FailedFile, JobOptions, JobProgress, JobState, JobType, 
 use sqlx::{Row, SqlitePool, sqlite::SqliteRow};
 
 use super::JobError;
+use crate::metastore::{from_millis, from_sql, to_sql};
 
 /// Most failed files a job's progress lists.
 const FAILED_FILES_SHOWN: i64 = 100;
@@ -73,18 +74,6 @@ fn now_millis() -> i64 {
     Utc::now().timestamp_millis()
 }
 
-fn signed(v: u64) -> i64 {
-    i64::try_from(v).unwrap_or(i64::MAX)
-}
-
-fn unsigned(v: i64) -> u64 {
-    u64::try_from(v).unwrap_or(0)
-}
-
-fn time(v: i64) -> DateTime<Utc> {
-    DateTime::from_timestamp_millis(v).unwrap_or_default()
-}
-
 impl JobStore {
     pub fn new(pool: SqlitePool) -> JobStore {
         JobStore { pool }
@@ -125,10 +114,7 @@ impl JobStore {
             .bind(id)
             .fetch_optional(&self.pool)
             .await?;
-        match row {
-            Some(row) => Ok(Some(self.view(&row).await?)),
-            None => Ok(None),
-        }
+        self.view_of(row).await
     }
 
     /// The latest job of `job_type` on `path`.
@@ -144,6 +130,10 @@ impl JobStore {
         .bind(path)
         .fetch_optional(&self.pool)
         .await?;
+        self.view_of(row).await
+    }
+
+    async fn view_of(&self, row: Option<SqliteRow>) -> Result<Option<JobView>, JobError> {
         match row {
             Some(row) => Ok(Some(self.view(&row).await?)),
             None => Ok(None),
@@ -187,7 +177,7 @@ impl JobStore {
                     row.try_get::<String, _>("state")?
                         .parse()
                         .map_err(corrupt)?,
-                    unsigned(row.try_get("n")?),
+                    from_sql(row.try_get("n")?),
                 ))
             })
             .collect()
@@ -229,7 +219,7 @@ impl JobStore {
             "UPDATE jobs SET running_millis = running_millis + ?2, updated_at = ?3 WHERE id = ?1",
         )
         .bind(id)
-        .bind(signed(millis))
+        .bind(to_sql(millis))
         .bind(now_millis())
         .execute(&self.pool)
         .await?;
@@ -256,13 +246,13 @@ impl JobStore {
             .bind(seq)
             .bind(&file.path)
             .bind(&file.source)
-            .bind(signed(file.size))
+            .bind(to_sql(file.size))
             .bind(&file.version)
             .execute(&mut *tx)
             .await?;
             if done.rows_affected() > 0 {
                 count += 1;
-                bytes += signed(file.size);
+                bytes += to_sql(file.size);
             }
         }
         sqlx::query(
@@ -320,10 +310,10 @@ impl JobStore {
                     seq: row.try_get("seq")?,
                     path: row.try_get("path")?,
                     source: row.try_get("source")?,
-                    size: unsigned(row.try_get("size")?),
+                    size: from_sql(row.try_get("size")?),
                     version: row.try_get("version")?,
                     owner: row.try_get("owner")?,
-                    bytes: unsigned(row.try_get("bytes")?),
+                    bytes: from_sql(row.try_get("bytes")?),
                 })
             })
             .collect()
@@ -336,7 +326,7 @@ impl JobStore {
                 .bind(state.as_str())
                 .fetch_one(&self.pool)
                 .await?;
-        Ok(unsigned(n))
+        Ok(from_sql(n))
     }
 
     /// Records what tasks did to PENDING files, with the job's counters.
@@ -353,7 +343,7 @@ impl JobStore {
             .bind(&o.source)
             .bind(o.state.as_str())
             .bind(&o.owner)
-            .bind(signed(o.bytes))
+            .bind(to_sql(o.bytes))
             .bind(&o.error)
             .execute(&mut *tx)
             .await?;
@@ -366,8 +356,8 @@ impl JobStore {
                 FileState::Failed => counters[2] += 1,
                 FileState::Pending | FileState::Pruned => {}
             }
-            counters[3] += signed(o.bytes);
-            counters[4] += signed(o.skipped_bytes);
+            counters[3] += to_sql(o.bytes);
+            counters[4] += to_sql(o.skipped_bytes);
         }
         sqlx::query(
             "UPDATE jobs SET files_loaded = files_loaded + ?2, files_skipped = files_skipped + ?3,
@@ -401,7 +391,7 @@ impl JobStore {
             .bind(FileState::Pruned.as_str())
             .execute(&mut *tx)
             .await?;
-            bytes += signed(*freed);
+            bytes += to_sql(*freed);
         }
         sqlx::query(
             "UPDATE jobs SET bytes_pruned = bytes_pruned + ?2, updated_at = ?3 WHERE id = ?1",
@@ -477,7 +467,7 @@ impl JobStore {
     pub async fn set_cached_bytes(&self, id: &str, bytes: u64) -> Result<(), JobError> {
         sqlx::query("UPDATE jobs SET cached_bytes = ?2, updated_at = ?3 WHERE id = ?1")
             .bind(id)
-            .bind(signed(bytes))
+            .bind(to_sql(bytes))
             .bind(now_millis())
             .execute(&self.pool)
             .await?;
@@ -506,7 +496,7 @@ impl JobStore {
     async fn view(&self, row: &SqliteRow) -> Result<JobView, JobError> {
         let id: String = row.try_get("id")?;
         let text = |name: &str| -> Result<String, JobError> { Ok(row.try_get::<String, _>(name)?) };
-        let n = |name: &str| -> Result<u64, JobError> { Ok(unsigned(row.try_get(name)?)) };
+        let n = |name: &str| -> Result<u64, JobError> { Ok(from_sql(row.try_get(name)?)) };
         let job_type: JobType = text("job_type")?
             .parse()
             .map_err(|e: ringside_api::job::UnknownName| JobError::Corrupt(e.to_string()))?;
@@ -541,9 +531,11 @@ impl JobStore {
             path: text("path")?,
             state,
             options,
-            created_at: time(row.try_get("created_at")?),
-            updated_at: time(row.try_get("updated_at")?),
-            finished_at: row.try_get::<Option<i64>, _>("finished_at")?.map(time),
+            created_at: from_millis(row.try_get("created_at")?),
+            updated_at: from_millis(row.try_get("updated_at")?),
+            finished_at: row
+                .try_get::<Option<i64>, _>("finished_at")?
+                .map(from_millis),
             error: row.try_get("error")?,
             progress: JobProgress {
                 listing_complete: row.try_get::<i64, _>("listing_complete")? == 1,
@@ -566,7 +558,7 @@ impl JobStore {
                 } else {
                     failed as f64 / processed as f64
                 },
-                cached_bytes: row.try_get::<Option<i64>, _>("cached_bytes")?.map(unsigned),
+                cached_bytes: row.try_get::<Option<i64>, _>("cached_bytes")?.map(from_sql),
                 failed_files,
             },
         })
