@@ -288,6 +288,15 @@ fn load_free_list_and_bad_input_as_the_guide_writes_them() {
         );
     }
 
+    // The whole UFS, as the README's quick start loads it.
+    ok(
+        &cluster,
+        &["job", "load", "--path", "/", "--submit", "--skip-if-exists"],
+    );
+    let everything = finished(&cluster, "load", "--path", "/");
+    assert_eq!(everything.state, JobState::Succeeded, "{everything:?}");
+    assert_eq!(everything.progress.files_total, FILES as u64 + 1);
+
     // Bad input: a clear reason, a failed exit, and no job.
     let err = fails(&cluster, &["job", "load", "--path", "/nope", "--submit"]);
     assert!(err.contains("no file or directory /nope"), "{err}");
@@ -349,7 +358,7 @@ fn load_free_list_and_bad_input_as_the_guide_writes_them() {
         .json()
         .unwrap();
     assert!(
-        jobs.iter().all(|j| j.path == "/data"),
+        jobs.iter().all(|j| j.path == "/data" || j.path == "/"),
         "no job was made by bad input"
     );
 }

@@ -303,6 +303,10 @@ impl JobService {
 
     async fn check_exists(&self, path: &UfsPath) -> Result<(), JobError> {
         let ufs = self.inner.ufs()?;
+        if path.is_root() {
+            // The whole UFS; it has no status of its own.
+            return Ok(());
+        }
         match ufs.stat(path).await {
             Ok(_) => return Ok(()),
             Err(UfsError::NotFound { .. }) => {}
@@ -311,7 +315,6 @@ impl JobService {
         match ufs.list(path, false).next().await {
             Some(Ok(_)) => Ok(()),
             Some(Err(e)) => Err(e.into()),
-            None if path.is_root() => Ok(()),
             None => Err(JobError::PathNotFound {
                 path: path.to_string(),
             }),
