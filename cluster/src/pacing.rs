@@ -24,15 +24,17 @@ impl Pacer {
         }
     }
 
-    /// How long to wait before sending `bytes` more at `now`.
+    /// How long to wait at `now` before `bytes` more count as sent: until
+    /// they and everything before them fit in the time since the start at
+    /// the rate. Paying for each chunk in full, the first one too, keeps a
+    /// run of short tasks (one small file each) from each getting a chunk
+    /// for free.
     pub fn delay(&mut self, bytes: u64, now: Instant) -> Duration {
         let Some(rate) = self.rate else {
             return Duration::ZERO;
         };
-        // The bytes sent before these must have taken their share of time;
-        // sending these then spreads them out behind.
-        let due = self.start + Duration::from_secs_f64(self.sent as f64 / rate as f64);
         self.sent += bytes;
+        let due = self.start + Duration::from_secs_f64(self.sent as f64 / rate as f64);
         due.saturating_duration_since(now)
     }
 
@@ -73,8 +75,8 @@ mod tests {
     }
 
     proptest! {
-        /// Sending chunks back to back, each after its delay, never runs
-        /// ahead of the rate, and sleeps no more than needed.
+        /// Chunks paced back to back never run ahead of the rate, and
+        /// sleep no more than needed.
         #[test]
         fn pacing_holds_the_rate(rate in 1u64..1_000_000_000, chunks in proptest::collection::vec(1u64..10_000_000, 1..50)) {
             let mut p = Pacer::new(Some(rate));
@@ -82,12 +84,12 @@ mod tests {
             let mut sent = 0u64;
             for bytes in chunks {
                 now += p.delay(bytes, now);
-                // Before sending, the bytes already sent fit in the time gone.
+                sent += bytes;
+                // Once paid for, everything sent so far fits in the time gone.
                 let earliest = Duration::from_secs_f64(sent as f64 / rate as f64);
                 let elapsed = now - p.start;
                 prop_assert!(elapsed + Duration::from_micros(1) >= earliest);
                 prop_assert!(elapsed <= earliest + Duration::from_micros(1));
-                sent += bytes;
             }
         }
     }

@@ -604,7 +604,12 @@ fn bandwidth_holds_over_ten_seconds() {
     let (cluster, _workers) = Cluster::start_with(
         "bandwidth",
         &["w1", "w2", "w3"],
-        &["ringside.job.batch.size=1".to_string()],
+        // One task per worker: bytes land a page at a time per task, so
+        // fewer tasks make a 10 s window a finer measure.
+        &[
+            "ringside.job.batch.size=1".to_string(),
+            "ringside.job.max.tasks.per.worker=1".to_string(),
+        ],
         fill,
     );
     let limit = 1024 * 1024u64;
@@ -633,4 +638,35 @@ fn bandwidth_holds_over_ten_seconds() {
     );
     let job = finished(&cluster, "load", "--path", "/big");
     assert_eq!(job.state, JobState::Succeeded);
+
+    // A rebalance onto a new worker holds its --load-bandwidth too: about
+    // a quarter of the 19 MiB moves, at 256 KiB/s.
+    let epoch = cluster.epoch();
+    let newcomer = cluster.add_worker("w4");
+    assert!(eventually(Duration::from_secs(10), || cluster.epoch() > epoch));
+    let limit = 256 * 1024u64;
+    let held = || cluster.worker_metric(&newcomer.url, "ringside_worker_pagestore_used_bytes");
+    ok(
+        &cluster,
+        &[
+            "job",
+            "rebalance",
+            "--target",
+            "ALL",
+            "--submit",
+            "--load-bandwidth",
+            "256KiB",
+        ],
+    );
+    std::thread::sleep(Duration::from_secs(2));
+    let from = held();
+    std::thread::sleep(Duration::from_secs(10));
+    let rate = (held() - from) as f64 / 10.0;
+    assert!(
+        (rate - limit as f64).abs() <= 0.15 * limit as f64,
+        "rebalance copied {rate:.0} B/s against a limit of {limit} B/s"
+    );
+    let job = finished(&cluster, "rebalance", "--target", "ALL");
+    assert_eq!(job.state, JobState::Succeeded, "{job:?}");
+    assert_eq!(orphans(&cluster), 0);
 }

@@ -408,6 +408,27 @@ impl Job {
         Ok(rows)
     }
 
+    /// How many targets the files to do in `states` go to.
+    async fn count_targets(
+        &self,
+        phase: Phase,
+        states: &[FileState],
+        ring: &Ring,
+    ) -> Result<usize, JobError> {
+        let mut seen = HashSet::new();
+        for &state in states {
+            let mut after = 0;
+            loop {
+                let rows = self.next_files(state, &mut after).await?;
+                if rows.is_empty() {
+                    break;
+                }
+                seen.extend(rows.iter().filter_map(|r| self.target(phase, r, ring)));
+            }
+        }
+        Ok(seen.len().max(1))
+    }
+
     fn target(&self, phase: Phase, file: &FileRow, ring: &Ring) -> Option<Target> {
         let owner = || ring.locate(&file.path).map(|m| m.id.clone());
         match phase {
@@ -440,7 +461,19 @@ impl Job {
             (Phase::Copy, target) if target != REBALANCE_ALL => 1,
             _ => ring.len().max(1),
         };
-        let rate = task_rate(limit, targets * per_target);
+        let states: &[FileState] = match phase {
+            Phase::Prune => &[FileState::Done, FileState::Skipped],
+            _ => &[FileState::Pending],
+        };
+        // A limit is shared by the tasks that will really run side by side:
+        // a rebalance onto one new worker has one target per old worker.
+        let rate = match limit {
+            Some(_) => {
+                let busy = self.count_targets(phase, states, ring).await?;
+                task_rate(limit, busy * per_target)
+            }
+            None => None,
+        };
         let total = self.view().await?.progress.files_total;
         let batch = batch_size(
             job.options.batch_size,
@@ -449,10 +482,6 @@ impl Job {
             targets * per_target,
         );
         let workers = self.online_workers().await?;
-        let states: &[FileState] = match phase {
-            Phase::Prune => &[FileState::Done, FileState::Skipped],
-            _ => &[FileState::Pending],
-        };
         let mut progressed = false;
         for &state in states {
             let mut sweep = Sweep::default();
