@@ -384,6 +384,51 @@ fn stop_resume_duplicate_and_a_coordinator_killed_mid_job() {
     let out = ok(&cluster, &["job", "load", "--path", "/data", "--submit"]);
     assert!(out.contains(&first.id), "{out}");
 
+    // Racing submits of a job not yet running make one job, not several.
+    let statuses: Vec<StatusCode> = std::thread::scope(|scope| {
+        let posts: Vec<_> = (0..8)
+            .map(|_| {
+                scope.spawn(|| {
+                    cluster
+                        .http
+                        .post(format!("{}/api/v1/jobs", cluster.coordinator.url))
+                        .json(&serde_json::json!({"job_type": "FREE", "path": "/data/empty.txt"}))
+                        .send()
+                        .unwrap()
+                        .status()
+                })
+            })
+            .collect();
+        posts.into_iter().map(|p| p.join().unwrap()).collect()
+    });
+    let created = statuses
+        .iter()
+        .filter(|s| **s == StatusCode::CREATED)
+        .count();
+    let refused = statuses
+        .iter()
+        .filter(|s| **s == StatusCode::CONFLICT)
+        .count();
+    // A FREE of one empty file may finish before a late submit: that one
+    // starts a new job (201) after the first ended. Never two at once.
+    assert!(created >= 1 && created + refused == 8, "{statuses:?}");
+    let frees = || -> Vec<JobView> {
+        let url = format!("{}/api/v1/jobs?job_type=FREE", cluster.coordinator.url);
+        cluster.http.get(url).send().unwrap().json().unwrap()
+    };
+    assert!(eventually(Duration::from_secs(10), || frees()
+        .iter()
+        .all(|j| !j.state.is_active())));
+    let frees = frees();
+    assert_eq!(frees.len(), created);
+    // Listed oldest first: each began after the one before had ended.
+    for pair in frees.windows(2) {
+        assert!(
+            pair[0].finished_at.unwrap() <= pair[1].created_at,
+            "{frees:?}"
+        );
+    }
+
     assert!(eventually(Duration::from_secs(20), || progress(
         &cluster, "load", "--path", "/data"
     )

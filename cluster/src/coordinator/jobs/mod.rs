@@ -134,9 +134,17 @@ impl JobService {
             }
         }
         let id = uuid::Uuid::new_v4().to_string();
-        store
+        let inserted = store
             .insert(&id, request.job_type, &path, &request.options)
-            .await?;
+            .await;
+        if let Err(JobError::Database(sqlx::Error::Database(e))) = &inserted
+            && e.is_unique_violation()
+            && let Some(current) = store.current(request.job_type, &path).await?
+        {
+            // Another submit of the same job got in first.
+            return Err(JobError::Exists(Box::new(current)));
+        }
+        inserted?;
         tracing::info!(job = %id, job_type = %request.job_type, %path, "job submitted");
         self.spawn(id.clone());
         Ok((self.get(&id).await?, Submitted::Created))
