@@ -95,25 +95,29 @@ pub(crate) fn list_dir(
 pub(crate) fn walk_in_order(
     root: &Path,
     listed: UfsPath,
+    after: Option<String>,
 ) -> BoxStream<'static, Result<Entry, UfsError>> {
     let root = root.to_path_buf();
+    let after = std::sync::Arc::new(after);
     let start = Some(Entry::Directory { path: listed });
     futures::stream::unfold(
-        (root, Vec::<Level>::new(), start),
-        |(root, mut stack, mut next_dir)| async move {
+        (root, after, Vec::<Level>::new(), start),
+        |(root, after, mut stack, mut next_dir)| async move {
             loop {
                 if let Some(Entry::Directory { path }) = next_dir.take() {
-                    let task_root = root.clone();
+                    let (task_root, task_after) = (root.clone(), after.clone());
                     let level = if tokio::runtime::Handle::try_current().is_err() {
-                        read_level(&task_root, path)
+                        read_level(&task_root, path, task_after.as_deref())
                     } else {
-                        match tokio::task::spawn_blocking(move || read_level(&task_root, path))
+                        match tokio::task::spawn_blocking(move || {
+                            read_level(&task_root, path, task_after.as_deref())
+                        })
                             .await
                         {
                             Ok(level) => level,
                             Err(e) => {
                                 let message = format!("listing was interrupted: {e}");
-                                return Some((Err(UfsError::Other { message }), (root, Vec::new(), None)));
+                                return Some((Err(UfsError::Other { message }), (root, after, Vec::new(), None)));
                             }
                         }
                     };
@@ -131,7 +135,7 @@ pub(crate) fn walk_in_order(
                         stack.pop();
                     }
                     Some(Ok(dir @ Entry::Directory { .. })) => next_dir = Some(dir),
-                    Some(item) => return Some((item, (root, stack, None))),
+                    Some(item) => return Some((item, (root, after, stack, None))),
                 }
             }
         },
@@ -147,7 +151,9 @@ struct Level {
     entries: VecDeque<Result<Entry, UfsError>>,
 }
 
-fn read_level(root: &Path, dir: UfsPath) -> Level {
+/// One directory, sorted; with `after`, without what sorts at or before
+/// it, except a directory `after` lies in (its later entries still count).
+fn read_level(root: &Path, dir: UfsPath, after: Option<&str>) -> Level {
     let mut fs_dir = root.to_path_buf();
     fs_dir.extend(dir.segments());
     #[cfg(unix)]
@@ -178,6 +184,14 @@ fn read_level(root: &Path, dir: UfsPath) -> Level {
         })
         .collect();
     keyed.sort_by(|a, b| a.0.cmp(&b.0));
+    if let Some(after) = after {
+        keyed.retain(|(key, _)| match key {
+            None => true,
+            Some(key) => {
+                key.as_str() > after || (key.ends_with('/') && after.starts_with(key.as_str()))
+            }
+        });
+    }
     Level {
         dir,
         identity,

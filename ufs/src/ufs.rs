@@ -323,11 +323,27 @@ impl Ufs {
     /// the recursive [`Ufs::list`], already in key order; locally a walk that
     /// holds one sorted directory per level. For callers that cut ordered
     /// pages out of a listing (the S3 API's ListObjectsV2) without
-    /// collecting it.
-    pub fn list_in_order(&self, prefix: &UfsPath) -> BoxStream<'static, Result<Entry, UfsError>> {
+    /// collecting it. With `after`, only paths after it: a local walk skips
+    /// the directories wholly before it without reading them, so a page
+    /// deep into a listing costs no more than the first.
+    pub fn list_in_order(
+        &self,
+        prefix: &UfsPath,
+        after: Option<&str>,
+    ) -> BoxStream<'static, Result<Entry, UfsError>> {
+        let after = after.map(str::to_string);
         match &self.inner.backend {
-            Backend::Local { dir, .. } => local::walk_in_order(dir, prefix.clone()),
-            Backend::S3 { .. } => self.list(prefix, true),
+            Backend::Local { dir, .. } => local::walk_in_order(dir, prefix.clone(), after),
+            Backend::S3 { .. } => self
+                .list(prefix, true)
+                .filter(move |entry| {
+                    let keep = match (entry, &after) {
+                        (Ok(entry), Some(after)) => entry.path().as_str() > after.as_str(),
+                        _ => true,
+                    };
+                    futures::future::ready(keep)
+                })
+                .boxed(),
         }
     }
 

@@ -280,7 +280,7 @@ async fn conformance(ufs: &Ufs, seeder: &Seeder) {
 
     // The same files in path order, on every backend.
     let in_order: Vec<Entry> = ufs
-        .list_in_order(&UfsPath::root())
+        .list_in_order(&UfsPath::root(), None)
         .try_collect()
         .await
         .unwrap();
@@ -293,8 +293,20 @@ async fn conformance(ufs: &Ufs, seeder: &Seeder) {
         listed,
         "list_in_order lists what list does"
     );
+    // Resumed after a path, the walk gives exactly the rest (a few points:
+    // each is a whole listing on S3).
+    let step = (order.len() / 4).max(1);
+    for (i, resume) in order.iter().enumerate().step_by(step) {
+        let rest: Vec<Entry> = ufs
+            .list_in_order(&UfsPath::root(), Some(resume))
+            .try_collect()
+            .await
+            .unwrap();
+        let rest: Vec<&str> = rest.iter().map(|e| e.path().as_str()).collect();
+        assert_eq!(rest, order[i + 1..], "resumed after {resume}");
+    }
     let nested: Vec<Entry> = ufs
-        .list_in_order(&p("/nested"))
+        .list_in_order(&p("/nested"), None)
         .try_collect()
         .await
         .unwrap();
@@ -307,7 +319,11 @@ async fn conformance(ufs: &Ufs, seeder: &Seeder) {
         ]
     );
     for missing in ["/no/such/dir", "/one.bin", "/nest"] {
-        let entries: Vec<Entry> = ufs.list_in_order(&p(missing)).try_collect().await.unwrap();
+        let entries: Vec<Entry> = ufs
+            .list_in_order(&p(missing), None)
+            .try_collect()
+            .await
+            .unwrap();
         assert!(entries.is_empty(), "list_in_order {missing}: {entries:?}");
     }
 
@@ -712,7 +728,7 @@ async fn local_listing_in_order_sorts_like_keys_and_survives_link_loops() {
     std::os::unix::fs::symlink(root.join("a"), root.join("a/y/up")).unwrap();
     let ufs = Ufs::open(root.to_str().unwrap(), UfsOptions::default()).unwrap();
     let listed: Vec<Entry> = ufs
-        .list_in_order(&UfsPath::root())
+        .list_in_order(&UfsPath::root(), None)
         .try_collect()
         .await
         .unwrap();
@@ -720,10 +736,30 @@ async fn local_listing_in_order_sorts_like_keys_and_survives_link_loops() {
         listed.iter().map(|e| e.path().as_str()).collect::<Vec<_>>(),
         ["/A", "/a-b", "/a/x", "/a/y/z", "/a0", "/b.txt"]
     );
-    // Outside Tokio too (no blocking pool to hand the reads to).
-    let outside: Vec<Entry> =
-        futures::executor::block_on(ufs.list_in_order(&p("/a")).try_collect::<Vec<Entry>>())
+    // Resuming skips what sorts before the point, a directory the point
+    // lies in included only from there on.
+    for (after, rest) in [
+        ("/a-b", &["/a/x", "/a/y/z", "/a0", "/b.txt"][..]),
+        ("/a/x", &["/a/y/z", "/a0", "/b.txt"][..]),
+        ("/a/y", &["/a/y/z", "/a0", "/b.txt"][..]),
+        ("/a/y/z", &["/a0", "/b.txt"][..]),
+        ("/a", &["/a-b", "/a/x", "/a/y/z", "/a0", "/b.txt"][..]),
+        ("/b.txt", &[][..]),
+    ] {
+        let listed: Vec<Entry> = ufs
+            .list_in_order(&UfsPath::root(), Some(after))
+            .try_collect()
+            .await
             .unwrap();
+        let listed: Vec<&str> = listed.iter().map(|e| e.path().as_str()).collect();
+        assert_eq!(listed, rest, "after {after}");
+    }
+    // Outside Tokio too (no blocking pool to hand the reads to).
+    let outside: Vec<Entry> = futures::executor::block_on(
+        ufs.list_in_order(&p("/a"), None)
+            .try_collect::<Vec<Entry>>(),
+    )
+    .unwrap();
     assert_eq!(outside.len(), 2);
 }
 

@@ -5,8 +5,8 @@ use std::time::SystemTime;
 
 use futures::{StreamExt, TryStreamExt};
 use ringside_s3api::{
-    ByteStream, GetObject, ListEntry, ListPage, ListRequest, ObjectMeta, ObjectSource, Paginator,
-    RangeSpec, S3Error, paginate,
+    ByteStream, GetObject, ListEntry, ListMarker, ListPage, ListRequest, ObjectMeta, ObjectSource,
+    Paginator, RangeSpec, S3Error, paginate,
 };
 use ringside_ufs::{Entry, FileStatus, UfsError, UfsPath};
 
@@ -98,7 +98,14 @@ impl ObjectSource for CacheSource {
         };
         let dir = UfsPath::parse(dir).map_err(s3_error)?;
         if req.delimiter.as_deref() != Some("/") {
-            let mut files = self.reader.ufs.list_in_order(&dir);
+            // Resuming, start the walk after the marker rather than at the top.
+            let after = match &req.after {
+                Some(ListMarker::Key(key)) | Some(ListMarker::CommonPrefix(key)) => {
+                    Some(format!("/{key}"))
+                }
+                None => None,
+            };
+            let mut files = self.reader.ufs.list_in_order(&dir, after.as_deref());
             let mut paginator = Paginator::new(&req);
             while let Some(entry) = files.next().await {
                 let status = match entry {
