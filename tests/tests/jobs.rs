@@ -55,6 +55,20 @@ fn fails(cluster: &Cluster, args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
+/// The guide's check before scaling: `job list --job-type LOAD
+/// --job-state RUNNING` prints nothing at all.
+fn assert_no_running_loads(cluster: &Cluster) {
+    let args = [
+        "job",
+        "list",
+        "--job-type",
+        "LOAD",
+        "--job-state",
+        "RUNNING",
+    ];
+    assert_eq!(ok(cluster, &args), "");
+}
+
 /// `job load --path /data --submit EXTRA...`.
 fn submit_load(cluster: &Cluster, extra: &[&str]) {
     let mut args = vec!["job", "load", "--path", "/data", "--submit"];
@@ -197,20 +211,7 @@ fn load_free_list_and_bad_input_as_the_guide_writes_them() {
     let text = ok(&cluster, &["job", "load", "--path", "/data", "--progress"]);
     assert!(text.contains("SUCCEEDED"), "{text}");
     // The guide's check before scaling: nothing running prints nothing.
-    assert_eq!(
-        ok(
-            &cluster,
-            &[
-                "job",
-                "list",
-                "--job-type",
-                "LOAD",
-                "--job-state",
-                "RUNNING"
-            ]
-        ),
-        ""
-    );
+    assert_no_running_loads(&cluster);
     assert_eq!(
         ringside_tests::metric(
             &cluster.coordinator.url,
@@ -502,20 +503,7 @@ fn the_guides_scaling_procedure_and_a_worker_added_mid_load() {
     assert_eq!(cached_on_owners(&cluster), total);
 
     // §2 Scaling the Cluster. Step 1: list running loads (none) and stop them.
-    assert_eq!(
-        ok(
-            &cluster,
-            &[
-                "job",
-                "list",
-                "--job-type",
-                "LOAD",
-                "--job-state",
-                "RUNNING"
-            ]
-        ),
-        ""
-    );
+    assert_no_running_loads(&cluster);
     // Step 2: add a worker and wait until it is ready.
     let epoch = cluster.epoch();
     workers.push(cluster.add_worker("w5"));
