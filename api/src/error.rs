@@ -22,6 +22,16 @@ pub struct ErrorDetail {
     pub field: Option<String>,
 }
 
+/// The innermost cause of an error: "connection refused", not "error
+/// sending request". For one-line reasons from HTTP client errors.
+pub fn root_cause(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut cause = error;
+    while let Some(next) = cause.source() {
+        cause = next;
+    }
+    cause.to_string()
+}
+
 impl ErrorBody {
     pub fn new(code: impl Into<String>, message: impl Into<String>) -> Self {
         Self {

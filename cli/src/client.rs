@@ -5,7 +5,7 @@ use std::fmt;
 
 use anyhow::{Context, anyhow};
 use reqwest::StatusCode;
-use ringside_api::ErrorBody;
+use ringside_api::{ErrorBody, error::root_cause};
 use serde::{Serialize, de::DeserializeOwned};
 
 /// A coordinator's API, reached over HTTP.
@@ -141,15 +141,6 @@ impl fmt::Display for ApiError {
 }
 
 impl std::error::Error for ApiError {}
-
-/// The innermost cause: "connection refused", not "error sending request".
-pub fn root_cause(error: &(dyn std::error::Error + 'static)) -> String {
-    let mut cause = error;
-    while let Some(next) = cause.source() {
-        cause = next;
-    }
-    cause.to_string()
-}
 
 #[cfg(test)]
 mod tests {

@@ -17,6 +17,7 @@
 //! no key is stored twice.
 
 use hashbrown::HashTable;
+use std::collections::BinaryHeap;
 use std::hash::{BuildHasher, RandomState};
 use xxhash_rust::xxh3::xxh3_64_with_seed;
 
@@ -368,6 +369,37 @@ impl Index {
         (0..self.files.len() as u32)
             .filter(|&slot| self.live(slot).is_some_and(|f| f.pages > 0))
             .filter_map(|slot| self.snapshot(slot))
+            .collect()
+    }
+
+    /// The first `limit` files with cached pages whose path sorts after
+    /// `after` (bytewise), in that order: one pass over the index keeping
+    /// the `limit` smallest paths, so a page of a huge listing costs memory
+    /// for the page, not for every file.
+    pub fn files_after(&self, after: Option<&str>, limit: usize) -> Vec<CachedFile> {
+        if limit == 0 {
+            return Vec::new();
+        }
+        let mut best: BinaryHeap<(&[u8], u32)> = BinaryHeap::with_capacity(limit + 1);
+        for slot in 0..self.files.len() as u32 {
+            let Some(file) = self.live(slot).filter(|f| f.pages > 0) else {
+                continue;
+            };
+            let path = self.path_bytes(file);
+            if after.is_some_and(|a| path <= a.as_bytes()) {
+                continue;
+            }
+            if best.len() == limit {
+                if best.peek().is_some_and(|(largest, _)| path >= *largest) {
+                    continue;
+                }
+                best.pop();
+            }
+            best.push((path, slot));
+        }
+        best.into_sorted_vec()
+            .into_iter()
+            .filter_map(|(_, slot)| self.snapshot(slot))
             .collect()
     }
 

@@ -680,6 +680,12 @@ impl PageStore {
         self.lock_index().files()
     }
 
+    /// Up to `limit` cached files whose path sorts after `after`, in path
+    /// order: a page of the listing, for paging through a large store.
+    pub fn files_after(&self, after: Option<&str>, limit: usize) -> Vec<CachedFile> {
+        self.lock_index().files_after(after, limit)
+    }
+
     /// Current counters and gauges.
     pub fn stats(&self) -> Stats {
         let (used_bytes, pages, files, index_heap_bytes) = {

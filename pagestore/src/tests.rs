@@ -147,6 +147,31 @@ fn a_batch_of_pages_is_written_with_one_flush_and_each_gets_its_result() {
 }
 
 #[test]
+fn files_page_through_in_path_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = PageStore::open(options(dir.path(), 8, 100)).unwrap();
+    for name in ["/b", "/a/x", "/a-b", "/c", "/a0", "/a/y"] {
+        put(&store, &FileKey::new(name, "1", 8), 0);
+    }
+    let mut all: Vec<String> = store.files().into_iter().map(|f| f.path).collect();
+    all.sort();
+    for limit in 1..=7 {
+        let mut paged = Vec::new();
+        let mut after: Option<String> = None;
+        loop {
+            let page = store.files_after(after.as_deref(), limit);
+            assert!(page.len() <= limit);
+            let Some(last) = page.last() else { break };
+            after = Some(last.path.clone());
+            paged.extend(page.into_iter().map(|f| f.path));
+        }
+        assert_eq!(paged, all, "pages of {limit}");
+    }
+    assert!(store.files_after(None, 0).is_empty());
+    assert_eq!(store.files_after(Some("/b"), 10)[0].path, "/c");
+}
+
+#[test]
 fn reused_buffers_hold_exactly_the_page() {
     let dir = tempfile::tempdir().unwrap();
     let store = PageStore::open(options(dir.path(), 64, 100)).unwrap();

@@ -112,7 +112,7 @@ pub async fn cat(coordinator: &Coordinator, site: &SiteConfig, raw: &str) -> any
                 "worker {} at {} unreachable ({})",
                 worker.heartbeat.id,
                 worker.heartbeat.address,
-                crate::client::root_cause(&e)
+                ringside_api::error::root_cause(&e)
             ),
         },
         None => "no ONLINE worker owns it".to_string(),

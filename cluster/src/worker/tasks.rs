@@ -125,14 +125,11 @@ pub async fn cache_listing(
     Query(page): Query<CachePage>,
 ) -> Json<CachedFiles> {
     let limit = page.limit.unwrap_or(1000).clamp(1, MAX_CACHE_PAGE);
-    let mut files: Vec<_> = ctx
+    // One more than the page says whether there is a next page.
+    let mut files = ctx
         .reader
         .store
-        .files()
-        .into_iter()
-        .filter(|f| page.after.as_ref().is_none_or(|after| f.path > *after))
-        .collect();
-    files.sort_unstable_by(|a, b| a.path.cmp(&b.path));
+        .files_after(page.after.as_deref(), limit + 1);
     let more = files.len() > limit;
     files.truncate(limit);
     let next = more.then(|| files.last().map(|f| f.path.clone())).flatten();

@@ -23,6 +23,7 @@ use super::{
     store::{FileRow, FileState, NewFile, Recorded},
 };
 use crate::pacing::task_rate;
+use ringside_api::error::root_cause;
 
 /// Files listed per metastore transaction.
 const LISTING_BATCH: usize = 1000;
@@ -42,12 +43,6 @@ enum Halt {
 impl From<JobError> for Halt {
     fn from(e: JobError) -> Self {
         Halt::Error(e)
-    }
-}
-
-impl From<sqlx::Error> for Halt {
-    fn from(e: sqlx::Error) -> Self {
-        Halt::Error(e.into())
     }
 }
 
@@ -103,10 +98,6 @@ struct Job {
     id: String,
     stop: watch::Receiver<bool>,
     clock: Instant,
-}
-
-struct Pass {
-    progressed: bool,
 }
 
 impl Job {
@@ -347,7 +338,7 @@ impl Job {
                 self.replan(&ring).await?;
                 planned_epoch = Some(ring.epoch());
             }
-            let pass = self.pass(job, phase, &ring).await?;
+            let progressed = self.pass(job, phase, &ring).await?;
             let left = match phase {
                 Phase::Prune => 0,
                 _ => self.inner.store.count(&self.id, FileState::Pending).await?,
@@ -356,7 +347,7 @@ impl Job {
             if left == 0 && settled {
                 return Ok(());
             }
-            if !pass.progressed {
+            if !progressed {
                 tokio::time::sleep(RETRY_PAUSE).await;
             }
             if self.stopped() {
@@ -446,8 +437,9 @@ impl Job {
 
     /// One sweep over the files to do in `phase`, in listing order, with up
     /// to `max tasks per worker` tasks in flight per target. Ends early,
-    /// once its tasks are back, when the ring changes.
-    async fn pass(&mut self, job: &JobView, phase: Phase, ring: &Ring) -> Result<Pass, Halt> {
+    /// once its tasks are back, when the ring changes. Says whether any
+    /// task came back done (else the caller waits before trying again).
+    async fn pass(&mut self, job: &JobView, phase: Phase, ring: &Ring) -> Result<bool, Halt> {
         let config = &self.inner.config;
         let per_target = config.max_tasks_per_worker.max(1) as usize;
         let limit = match phase {
@@ -564,7 +556,7 @@ impl Job {
                 }
             }
         }
-        Ok(Pass { progressed })
+        Ok(progressed)
     }
 
     async fn record(
@@ -762,14 +754,6 @@ async fn post<T: serde::Serialize, R: serde::de::DeserializeOwned>(
         .json()
         .await
         .map_err(|e| format!("{url}: unexpected answer: {e}"))
-}
-
-fn root_cause(error: &(dyn std::error::Error + 'static)) -> String {
-    let mut cause = error;
-    while let Some(next) = cause.source() {
-        cause = next;
-    }
-    cause.to_string()
 }
 
 fn listing_failed(worker: &str, error: reqwest::Error) -> JobError {
