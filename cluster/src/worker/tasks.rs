@@ -271,6 +271,9 @@ async fn load_from_ufs(
             let range = page_range(status.size, page_size, index);
             let (key, path) = (key.clone(), status.path.clone());
             async move {
+                // Paid before the read, so bytes land at the rate rather
+                // than in a burst at the start of each task.
+                pacer.lock().await.acquire(range.end - range.start).await;
                 let data = ctx
                     .reader
                     .ufs
@@ -284,9 +287,7 @@ async fn load_from_ufs(
         .buffered(LOAD_PIPELINE_PAGES);
     let mut total = 0;
     while let Some(loaded) = loads.next().await {
-        let bytes = loaded?;
-        pacer.lock().await.acquire(bytes).await;
-        total += bytes;
+        total += loaded?;
     }
     Ok(total)
 }
@@ -338,11 +339,11 @@ async fn copy_from_peer(
         }
         let page = buffer.split_to(want).freeze();
         if pages.get(copied.pages) == Some(&index) {
+            pacer.lock().await.acquire(page.len() as u64).await;
             let bytes = match put(ctx, key.clone(), index, page).await {
                 Ok(bytes) => bytes,
                 Err(e) => return partial(copied, e),
             };
-            pacer.lock().await.acquire(bytes).await;
             copied.pages += 1;
             copied.bytes += bytes;
             if copied.pages == pages.len() {
