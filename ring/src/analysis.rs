@@ -77,6 +77,28 @@ pub fn key_space_moved(old: &Ring, new: &Ring) -> f64 {
     moved as f64 / SAMPLE_HASHES as f64
 }
 
+/// Per member of `old`, in [`Ring::members`] order: the fraction of the
+/// whole key space it owns in `old` whose owner differs in `new`. They sum
+/// to [`key_space_moved`] whenever `old` has members.
+pub fn key_space_moved_by_member(old: &Ring, new: &Ring) -> Vec<f64> {
+    let translate = translation(old, new);
+    let mut moved = vec![0u64; old.members().len()];
+    for h in sample_hashes() {
+        // A key nobody owns afterwards (an empty ring) moves too.
+        if let Some(b) = old.owner_of_hash(h)
+            && new
+                .owner_of_hash(h)
+                .is_none_or(|a| translate[b as usize] != Some(a))
+        {
+            moved[b as usize] += 1;
+        }
+    }
+    moved
+        .into_iter()
+        .map(|n| n as f64 / SAMPLE_HASHES as f64)
+        .collect()
+}
+
 /// Old member index -> new member index, so hot loops compare integers.
 fn translation(old: &Ring, new: &Ring) -> Vec<Option<u32>> {
     old.members()

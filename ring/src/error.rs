@@ -50,4 +50,7 @@ pub enum RingError {
     TooManyPoints { points: u64, max: u64 },
     #[error("invalid JUMP slot layout: {0}")]
     InvalidJumpSlots(String),
+    /// A ring preview that asks something that cannot be previewed.
+    #[error("{0}")]
+    Preview(String),
 }

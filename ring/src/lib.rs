@@ -106,12 +106,14 @@ mod analysis;
 mod config;
 mod error;
 mod hash;
+mod preview;
 mod ring;
 mod table;
 
 pub use analysis::{Load, Movement, Share, Shares, key_space_moved, max_over_mean_files, movement};
 pub use config::{Policy, RingConfig, Weighting, defaults, is_prime, next_prime};
 pub use error::{ParseError, RingError};
+pub use preview::{MAX_PREVIEW_ADD, Preview, RingChange, preview};
 pub use ring::{MAX_RING_POINTS, MAX_WORKERS, Member, Ring, RingSpec};
 
 /// The raw hash functions, for tools that need to reproduce placement
