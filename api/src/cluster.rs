@@ -11,6 +11,8 @@ use serde::{Deserialize, Serialize};
 pub const MAX_LABELS: usize = 32;
 const MAX_NAME_LEN: usize = 63;
 const MAX_URL_LEN: usize = 2048;
+const MAX_TOKEN_LEN: usize = 4096;
+const MAX_CERTIFICATE_LEN: usize = 64 * 1024;
 
 /// A request to register a cluster with the console.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -25,78 +27,175 @@ pub struct NewCluster {
     /// Free-form `key: value` labels used to group and select clusters.
     #[serde(default)]
     pub labels: BTreeMap<String, String>,
+    /// Where the cluster runs, such as `eu-west-1`; free text, may be empty.
+    #[serde(default)]
+    pub region: String,
+    /// Bearer token the console sends to the coordinator. Kept encrypted at
+    /// rest and never returned by any API.
+    #[serde(default)]
+    pub access_token: Option<String>,
+    /// PEM certificate of the CA that signed an `https://` coordinator's
+    /// certificate, when it is not a public one.
+    #[serde(default)]
+    pub ca_certificate: Option<String>,
 }
 
-/// A registered cluster.
+/// A change to a registered cluster: each field given replaces the stored
+/// one, each field left out stays. An empty `access_token` or
+/// `ca_certificate` removes it.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct ClusterPatch {
+    #[serde(default)]
+    pub coordinator_url: Option<String>,
+    #[serde(default)]
+    pub labels: Option<BTreeMap<String, String>>,
+    #[serde(default)]
+    pub region: Option<String>,
+    #[serde(default)]
+    pub access_token: Option<String>,
+    #[serde(default)]
+    pub ca_certificate: Option<String>,
+}
+
+/// A registered cluster, as every API shows it: the access token is never
+/// part of it, only whether there is one.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Cluster {
     pub name: String,
     pub coordinator_url: String,
     pub labels: BTreeMap<String, String>,
+    pub region: String,
+    pub has_access_token: bool,
+    pub ca_certificate: Option<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
 
-/// Whether the console can reach a cluster's coordinator.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// A cluster's health as one word, worst last: what the fleet page sorts
+/// and filters by.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
-pub enum Reachability {
+pub enum Health {
     /// Registered but not polled yet.
     Unknown,
-    /// The coordinator answered the last poll.
-    Up,
+    /// The coordinator answered and nothing needs attention.
+    Ready,
+    /// The coordinator answered, but something needs attention: see the
+    /// status's reasons.
+    Degraded,
     /// The last poll failed.
     Unreachable,
 }
 
-impl Reachability {
+impl Health {
+    pub const ALL: [Health; 4] = [
+        Health::Ready,
+        Health::Degraded,
+        Health::Unreachable,
+        Health::Unknown,
+    ];
+
     pub fn label(self) -> &'static str {
         match self {
-            Reachability::Unknown => "unknown",
-            Reachability::Up => "up",
-            Reachability::Unreachable => "unreachable",
+            Health::Unknown => "unknown",
+            Health::Ready => "ready",
+            Health::Degraded => "degraded",
+            Health::Unreachable => "unreachable",
         }
+    }
+
+    /// The health a label names, as the fleet page's filter takes it.
+    pub fn parse(label: &str) -> Option<Health> {
+        Health::ALL
+            .into_iter()
+            .find(|h| h.label().eq_ignore_ascii_case(label.trim()))
     }
 }
 
 /// What the console's poller last learned about a cluster.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ClusterStatus {
-    pub state: Reachability,
-    /// When the cluster entered `state`.
+    pub health: Health,
+    /// Why the cluster is degraded, one line each; empty otherwise.
+    pub reasons: Vec<String>,
+    /// When the cluster entered `health`.
     pub since: Option<DateTime<Utc>>,
     /// When the poller last tried the cluster.
     pub checked_at: Option<DateTime<Utc>>,
+    /// When the poller tries next: later than usual while a cluster stays
+    /// unreachable (exponential backoff).
+    pub next_check_at: Option<DateTime<Utc>>,
+    /// Polls failed in a row.
+    pub failures: u32,
     /// Version the coordinator reported, from the last successful poll.
     pub version: Option<String>,
     /// Cluster id the coordinator reported, from the last successful poll.
     pub cluster_id: Option<String>,
     /// Why the last poll failed.
     pub last_error: Option<String>,
+    pub workers_online: u32,
+    pub workers_total: u32,
+    pub capacity_bytes: u64,
+    pub used_bytes: u64,
+    /// Bytes served from cache over bytes read, between the last two polls;
+    /// none when nothing was read.
+    pub hit_ratio: Option<f64>,
+    /// Bytes read from cache and from the UFS between the last two polls:
+    /// what a fleet-wide hit ratio sums.
+    pub interval_cache_bytes: u64,
+    pub interval_ufs_bytes: u64,
+    pub running_jobs: u32,
 }
 
 impl Default for ClusterStatus {
     fn default() -> Self {
         Self {
-            state: Reachability::Unknown,
+            health: Health::Unknown,
+            reasons: Vec::new(),
             since: None,
             checked_at: None,
+            next_check_at: None,
+            failures: 0,
             version: None,
             cluster_id: None,
             last_error: None,
+            workers_online: 0,
+            workers_total: 0,
+            capacity_bytes: 0,
+            used_bytes: 0,
+            hit_ratio: None,
+            interval_cache_bytes: 0,
+            interval_ufs_bytes: 0,
+            running_jobs: 0,
         }
     }
 }
 
 /// A cluster together with its live status: one row of the fleet.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ClusterView {
     pub cluster: Cluster,
     pub status: ClusterStatus,
+}
+
+/// Everything the cluster page shows: the fleet row plus what the last
+/// successful poll brought back.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ClusterDetail {
+    #[serde(flatten)]
+    pub view: ClusterView,
+    pub workers: Vec<crate::WorkerView>,
+    /// The coordinator's ring as `GET /api/v1/ring` gives it.
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    pub ring: Option<ringside_ring::RingSpec>,
+    pub jobs: Vec<crate::job::JobView>,
 }
 
 /// Input that broke a rule: which field, and what is expected of it.
@@ -125,9 +224,108 @@ impl NewCluster {
         validate_labels(&self.labels)?;
         Ok(NewCluster {
             coordinator_url,
+            region: validate_region(&self.region)?,
+            access_token: self
+                .access_token
+                .as_deref()
+                .map(validate_token)
+                .transpose()?
+                .flatten(),
+            ca_certificate: self
+                .ca_certificate
+                .as_deref()
+                .map(validate_certificate)
+                .transpose()?
+                .flatten(),
             ..self
         })
     }
+}
+
+impl ClusterPatch {
+    /// Checks every field given, as [`NewCluster::validate`] does.
+    pub fn validate(self) -> Result<ClusterPatch, FieldError> {
+        if let Some(labels) = &self.labels {
+            validate_labels(labels)?;
+        }
+        Ok(ClusterPatch {
+            coordinator_url: self
+                .coordinator_url
+                .as_deref()
+                .map(normalize_url)
+                .transpose()?,
+            labels: self.labels,
+            region: self.region.as_deref().map(validate_region).transpose()?,
+            access_token: self
+                .access_token
+                .as_deref()
+                .map(|t| validate_token(t).map(Option::unwrap_or_default))
+                .transpose()?,
+            ca_certificate: self
+                .ca_certificate
+                .as_deref()
+                .map(|c| validate_certificate(c).map(Option::unwrap_or_default))
+                .transpose()?,
+        })
+    }
+}
+
+/// A region is free text for people, kept short and printable.
+pub fn validate_region(region: &str) -> Result<String, FieldError> {
+    let region = region.trim();
+    if region.len() > MAX_NAME_LEN || region.chars().any(char::is_control) {
+        return Err(FieldError::new(
+            "region",
+            format!(
+                "region {} is invalid: expected at most 63 printable characters, such as eu-west-1",
+                quote(region)
+            ),
+        ));
+    }
+    Ok(region.to_string())
+}
+
+/// An access token travels in an `Authorization` header: visible ASCII
+/// only. Blank means none.
+fn validate_token(token: &str) -> Result<Option<String>, FieldError> {
+    let token = token.trim();
+    if token.is_empty() {
+        return Ok(None);
+    }
+    if token.len() > MAX_TOKEN_LEN || !token.bytes().all(|b| b.is_ascii_graphic()) {
+        // The token itself is never echoed: it is a secret.
+        return Err(FieldError::new(
+            "access_token",
+            format!(
+                "access token is invalid: expected at most {MAX_TOKEN_LEN} visible ASCII characters without spaces"
+            ),
+        ));
+    }
+    Ok(Some(token.to_string()))
+}
+
+/// A CA certificate must at least look like PEM here; the console parses it
+/// for real when it builds the cluster's HTTP client. Blank means none.
+fn validate_certificate(pem: &str) -> Result<Option<String>, FieldError> {
+    let pem = pem.trim();
+    if pem.is_empty() {
+        return Ok(None);
+    }
+    let expected = "expected a PEM certificate starting with -----BEGIN CERTIFICATE-----";
+    if pem.len() > MAX_CERTIFICATE_LEN {
+        return Err(FieldError::new(
+            "ca_certificate",
+            format!("CA certificate is longer than {MAX_CERTIFICATE_LEN} bytes: {expected}"),
+        ));
+    }
+    if !pem.starts_with("-----BEGIN CERTIFICATE-----") || !pem.contains("-----END CERTIFICATE-----")
+    {
+        return Err(FieldError::new(
+            "ca_certificate",
+            format!("CA certificate is not PEM: {expected}"),
+        ));
+    }
+    Ok(Some(format!("{pem}\n")))
 }
 
 /// Checks a cluster name against the DNS-label rule clusters are named by.
@@ -292,7 +490,7 @@ mod tests {
         NewCluster {
             name: name.into(),
             coordinator_url: url.into(),
-            labels: BTreeMap::new(),
+            ..NewCluster::default()
         }
     }
 
@@ -327,6 +525,57 @@ mod tests {
             assert!(err.message.contains(why), "{url}: {err}");
             assert!(err.message.contains("expected"), "{err}");
         }
+    }
+
+    #[test]
+    fn secrets_and_certificates_are_checked_without_echoing_secrets() {
+        let mut c = cluster("a", "http://h:1");
+        c.access_token = Some("  s3cr3t-token ".into());
+        c.region = " eu-west-1 ".into();
+        let ok = c.clone().validate().unwrap();
+        assert_eq!(ok.access_token.as_deref(), Some("s3cr3t-token"));
+        assert_eq!(ok.region, "eu-west-1");
+        c.access_token = Some("has space inside".into());
+        let err = c.clone().validate().unwrap_err();
+        assert_eq!(err.field, "access_token");
+        assert!(!err.message.contains("space inside"), "{err}");
+        c.access_token = Some("   ".into());
+        assert_eq!(c.clone().validate().unwrap().access_token, None);
+        c.ca_certificate = Some("not pem".into());
+        let err = c.clone().validate().unwrap_err();
+        assert_eq!(err.field, "ca_certificate");
+        assert!(err.message.contains("BEGIN CERTIFICATE"), "{err}");
+        c.region = "a\u{7}b".into();
+        c.ca_certificate = None;
+        assert_eq!(c.validate().unwrap_err().field, "region");
+    }
+
+    #[test]
+    fn a_patch_checks_what_it_changes_and_blank_removes() {
+        let patch = ClusterPatch {
+            coordinator_url: Some("http://h:2/".into()),
+            access_token: Some(" ".into()),
+            ..ClusterPatch::default()
+        }
+        .validate()
+        .unwrap();
+        assert_eq!(patch.coordinator_url.as_deref(), Some("http://h:2"));
+        assert_eq!(patch.access_token.as_deref(), Some(""), "blank removes");
+        assert_eq!(patch.region, None, "left out stays");
+        let bad = ClusterPatch {
+            coordinator_url: Some("ftp://h".into()),
+            ..ClusterPatch::default()
+        };
+        assert_eq!(bad.validate().unwrap_err().field, "coordinator_url");
+    }
+
+    #[test]
+    fn health_labels_round_trip() {
+        for h in Health::ALL {
+            assert_eq!(Health::parse(h.label()), Some(h));
+        }
+        assert_eq!(Health::parse(" Degraded "), Some(Health::Degraded));
+        assert_eq!(Health::parse("sideways"), None);
     }
 
     #[test]

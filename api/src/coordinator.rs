@@ -18,3 +18,18 @@ pub struct ClusterInfo {
     /// When this coordinator process started.
     pub started_at: DateTime<Utc>,
 }
+
+/// One property of the coordinator's configuration, as
+/// `GET /api/v1/properties` lists it (every property of the schema, set or
+/// not, so two clusters' lists line up key by key).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct PropertyView {
+    pub key: String,
+    /// The value in canonical form: equal settings compare equal as text.
+    pub value: String,
+    /// Where the value came from: `default`, `FILE:LINE` or `--set`.
+    pub source: String,
+    /// Whether a running daemon applies a change without restarting.
+    pub dynamic: bool,
+}

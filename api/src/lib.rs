@@ -9,11 +9,15 @@ pub mod error;
 #[cfg(feature = "axum")]
 pub mod http;
 pub mod job;
+pub mod metrics;
 pub mod range;
 pub mod worker;
 
-pub use cluster::{Cluster, ClusterStatus, ClusterView, FieldError, NewCluster, Reachability};
-pub use coordinator::ClusterInfo;
+pub use cluster::{
+    Cluster, ClusterDetail, ClusterPatch, ClusterStatus, ClusterView, FieldError, Health,
+    NewCluster,
+};
+pub use coordinator::{ClusterInfo, PropertyView};
 pub use error::{ErrorBody, ErrorDetail};
 pub use worker::{WorkerHeartbeat, WorkerState, WorkerView};
 

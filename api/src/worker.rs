@@ -22,6 +22,12 @@ pub struct WorkerHeartbeat {
     pub pages: u64,
     /// The worker's version.
     pub version: String,
+    /// Bytes served from the page store since the worker started.
+    #[serde(default)]
+    pub cache_read_bytes: u64,
+    /// Bytes read from the UFS since the worker started.
+    #[serde(default)]
+    pub ufs_read_bytes: u64,
 }
 
 /// Whether a worker is heard from.

@@ -129,6 +129,8 @@ fn heartbeat(id: &str, port: u16) -> WorkerHeartbeat {
         used_bytes: 4096,
         pages: 1,
         version: "0.1.0".to_string(),
+        cache_read_bytes: 0,
+        ufs_read_bytes: 0,
     }
 }
 

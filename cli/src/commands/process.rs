@@ -10,8 +10,7 @@ use crate::args::Daemon;
 pub async fn start(daemon: Daemon, site: SiteConfig) -> anyhow::Result<()> {
     match daemon {
         Daemon::Coordinator => {
-            let config = site.coordinator();
-            let coordinator = Coordinator::bind(&config)
+            let coordinator = Coordinator::bind(&site)
                 .await
                 .context("cannot start the coordinator")?;
             coordinator.serve(shutdown_signal()).await?;

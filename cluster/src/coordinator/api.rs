@@ -9,7 +9,7 @@ use axum::{
     routing::{delete, get, post},
 };
 use ringside_api::{
-    ClusterInfo, ErrorBody, WorkerHeartbeat, WorkerView,
+    ClusterInfo, ErrorBody, PropertyView, WorkerHeartbeat, WorkerView,
     http::{ApiError, ApiJson, harden, route_not_found},
     job::{JobRequest, JobState, JobType, JobView},
 };
@@ -35,6 +35,7 @@ use crate::membership::MembershipError;
         list_workers,
         remove_worker,
         ring,
+        properties,
         submit_job,
         list_jobs,
         current_job,
@@ -50,6 +51,7 @@ use crate::membership::MembershipError;
         ringside_api::job::JobProgress,
         ringside_api::job::FailedFile,
         ClusterInfo,
+        PropertyView,
         ErrorBody,
         ringside_api::ErrorDetail,
         WorkerHeartbeat,
@@ -71,6 +73,7 @@ pub fn router(state: CoordinatorState) -> Router {
         .route("/workers/heartbeat", post(heartbeat))
         .route("/workers/{id}", delete(remove_worker))
         .route("/ring", get(ring))
+        .route("/properties", get(properties))
         .route("/jobs", post(submit_job).get(list_jobs))
         .route("/jobs/current", get(current_job))
         .route("/jobs/{id}", get(get_job))
@@ -158,6 +161,13 @@ async fn remove_worker(
 #[utoipa::path(get, path = "/api/v1/ring", responses((status = 200, description = "The ring's spec, as the ring library reads it")))]
 async fn ring(State(state): State<CoordinatorState>) -> Json<ringside_ring::RingSpec> {
     Json(state.membership.ring().to_spec())
+}
+
+/// Every property of the schema with the value this coordinator runs with
+/// and where it came from; what the console compares for config drift.
+#[utoipa::path(get, path = "/api/v1/properties", responses((status = 200, body = [PropertyView])))]
+async fn properties(State(state): State<CoordinatorState>) -> Json<Vec<PropertyView>> {
+    Json(state.properties.to_vec())
 }
 
 /// Prometheus metrics: members by state, jobs by type and state, the

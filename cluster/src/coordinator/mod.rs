@@ -5,11 +5,11 @@ mod api;
 pub mod jobs;
 mod metrics;
 
-use std::{future::Future, net::SocketAddr};
+use std::{future::Future, net::SocketAddr, sync::Arc};
 
 use chrono::Utc;
-use ringside_api::ClusterInfo;
-use ringside_config::CoordinatorConfig;
+use ringside_api::{ClusterInfo, PropertyView};
+use ringside_config::SiteConfig;
 
 use crate::{
     membership::{Membership, MembershipError},
@@ -42,6 +42,8 @@ pub struct CoordinatorState {
     pub membership: Membership,
     pub jobs: jobs::JobService,
     pub metrics: metrics::CoordinatorMetrics,
+    /// The configuration it started with, for `GET /api/v1/properties`.
+    pub properties: Arc<Vec<PropertyView>>,
 }
 
 /// A coordinator bound to its port, ready to serve.
@@ -53,7 +55,17 @@ pub struct Coordinator {
 impl Coordinator {
     /// Opens the metastore and binds the API port; a failure here stops the
     /// daemon before it claims to be up.
-    pub async fn bind(config: &CoordinatorConfig) -> Result<Coordinator, CoordinatorError> {
+    pub async fn bind(site: &SiteConfig) -> Result<Coordinator, CoordinatorError> {
+        let config = &site.coordinator();
+        let properties = site
+            .entries()
+            .map(|e| PropertyView {
+                key: e.key.to_string(),
+                value: e.value,
+                source: e.source.to_string(),
+                dynamic: e.dynamic,
+            })
+            .collect();
         let metastore = Metastore::open(&config.metastore_dir)?;
         let database = metastore.database().await?;
         let membership = Membership::open(database.clone(), config).await?;
@@ -81,6 +93,7 @@ impl Coordinator {
                 membership,
                 jobs,
                 metrics: metrics::CoordinatorMetrics::new(),
+                properties: Arc::new(properties),
             },
         })
     }

@@ -21,7 +21,8 @@
 //! ```json
 //! {
 //!   "heartbeat": {"id": "…", "address": "http://10.0.0.7:29999", "s3_address": "…",
-//!                 "capacity_bytes": 0, "used_bytes": 0, "pages": 0, "version": "…"},
+//!                 "capacity_bytes": 0, "used_bytes": 0, "pages": 0, "version": "…",
+//!                 "cache_read_bytes": 0, "ufs_read_bytes": 0},
 //!   "registered_at": "2026-05-01T12:00:00.123456789Z",
 //!   "last_heartbeat": "2026-05-01T12:03:10.000000001Z"
 //! }

@@ -140,10 +140,11 @@ impl Membership {
                 <= i64::try_from(self.failure_timeout.as_millis()).unwrap_or(i64::MAX)
         });
         sqlx::query(
-            "INSERT INTO members (id, address, s3_address, capacity_bytes, used_bytes, pages, version, last_heartbeat, registered_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8)
+            "INSERT INTO members (id, address, s3_address, capacity_bytes, used_bytes, pages, version, last_heartbeat, registered_at, cache_read_bytes, ufs_read_bytes)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8, ?9, ?10)
              ON CONFLICT (id) DO UPDATE SET address = ?2, s3_address = ?3, capacity_bytes = ?4,
-                used_bytes = ?5, pages = ?6, version = ?7, last_heartbeat = ?8",
+                used_bytes = ?5, pages = ?6, version = ?7, last_heartbeat = ?8,
+                cache_read_bytes = ?9, ufs_read_bytes = ?10",
         )
         .bind(&hb.id)
         .bind(&hb.address)
@@ -153,6 +154,8 @@ impl Membership {
         .bind(to_sql(hb.pages))
         .bind(&hb.version)
         .bind(now)
+        .bind(to_sql(hb.cache_read_bytes))
+        .bind(to_sql(hb.ufs_read_bytes))
         .execute(&self.pool)
         .await?;
         if !was_online {
@@ -184,6 +187,8 @@ impl Membership {
                         used_bytes: from_sql(row.try_get("used_bytes")?),
                         pages: from_sql(row.try_get("pages")?),
                         version: row.try_get("version")?,
+                        cache_read_bytes: from_sql(row.try_get("cache_read_bytes")?),
+                        ufs_read_bytes: from_sql(row.try_get("ufs_read_bytes")?),
                     },
                     state: if silent > self.failure_timeout {
                         WorkerState::Offline

@@ -274,6 +274,8 @@ async fn heartbeat_loop(
             used_bytes: stats.used_bytes,
             pages: stats.pages,
             version: crate::VERSION.to_string(),
+            cache_read_bytes: ctx.reader.metrics.bytes_read_cache.get(),
+            ufs_read_bytes: ctx.reader.metrics.bytes_read_ufs.get(),
         };
         let outcome = registry.beat(&config, &beat).await;
         match (&outcome, healthy) {
