@@ -6,10 +6,10 @@ use axum::{
     extract::{Path, State},
     http::StatusCode,
     response::IntoResponse,
-    routing::get,
+    routing::{get, post},
 };
 use ringside_api::{
-    ClusterView, ErrorBody, NewCluster,
+    ClusterDetail, ClusterPatch, ClusterView, ErrorBody, NewCluster,
     http::{ApiError, ApiJson, harden, route_not_found},
 };
 use utoipa::OpenApi;
@@ -22,14 +22,32 @@ use crate::{AppState, ConsoleError};
         title = "Ringside console API",
         description = "Register and watch Ringside clusters."
     ),
-    paths(list_clusters, register_cluster, get_cluster, remove_cluster),
+    paths(
+        list_clusters,
+        register_cluster,
+        get_cluster,
+        update_cluster,
+        remove_cluster,
+        ring_preview
+    ),
     components(schemas(
         ClusterView,
+        ClusterDetail,
         NewCluster,
+        ClusterPatch,
         ErrorBody,
         ringside_api::Cluster,
         ringside_api::ClusterStatus,
-        ringside_api::Reachability,
+        ringside_api::Health,
+        ringside_api::WorkerView,
+        ringside_api::WorkerHeartbeat,
+        ringside_api::WorkerState,
+        ringside_api::job::JobView,
+        ringside_api::job::JobType,
+        ringside_api::job::JobState,
+        ringside_api::job::JobOptions,
+        ringside_api::job::JobProgress,
+        ringside_api::job::FailedFile,
         ringside_api::ErrorDetail
     ))
 )]
@@ -45,7 +63,13 @@ pub fn router() -> Router<AppState> {
     harden(
         Router::new()
             .route("/clusters", get(list_clusters).post(register_cluster))
-            .route("/clusters/{name}", get(get_cluster).delete(remove_cluster))
+            .route(
+                "/clusters/{name}",
+                get(get_cluster)
+                    .patch(update_cluster)
+                    .delete(remove_cluster),
+            )
+            .route("/clusters/{name}/ring-preview", post(ring_preview))
             .route("/openapi.json", get(|| async { Json(openapi()) }))
             .fallback(route_not_found),
     )
@@ -63,7 +87,11 @@ impl From<ConsoleError> for ApiError {
                     .with_field(field.field.clone())
             }
             ConsoleError::NotFound(_) => ApiError::not_found(error.to_string()),
-            ConsoleError::Store(_) | ConsoleError::DataDir { .. } => {
+            ConsoleError::Store(_)
+            | ConsoleError::Secret(_)
+            | ConsoleError::History(_)
+            | ConsoleError::Chart(_)
+            | ConsoleError::DataDir { .. } => {
                 tracing::error!(%error, "console operation failed");
                 ApiError::new(
                     StatusCode::SERVICE_UNAVAILABLE,
@@ -99,16 +127,50 @@ async fn register_cluster(
     Ok((StatusCode::CREATED, Json(view)))
 }
 
-/// One cluster with its live status.
+/// One cluster with its live status, and the members, ring and jobs its
+/// coordinator last reported.
 #[utoipa::path(get, path = "/api/v1/clusters/{name}", params(("name" = String, Path, description = "Cluster name")), responses(
-    (status = 200, body = ClusterView),
+    (status = 200, body = ClusterDetail),
     (status = 404, body = ErrorBody),
 ))]
 async fn get_cluster(
     State(state): State<AppState>,
     Path(name): Path<String>,
+) -> Result<Json<ClusterDetail>, ApiError> {
+    Ok(Json(state.cluster_detail(&name).await?))
+}
+
+/// Changes a cluster's URL, region, labels, access token or CA
+/// certificate; fields left out stay as they are.
+#[utoipa::path(patch, path = "/api/v1/clusters/{name}", params(("name" = String, Path, description = "Cluster name")), request_body = ClusterPatch, responses(
+    (status = 200, body = ClusterView),
+    (status = 400, description = "A field breaks its rule", body = ErrorBody),
+    (status = 404, body = ErrorBody),
+))]
+async fn update_cluster(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    ApiJson(patch): ApiJson<ClusterPatch>,
 ) -> Result<Json<ClusterView>, ApiError> {
-    Ok(Json(state.get_cluster(&name).await?))
+    Ok(Json(state.update_cluster(&name, patch).await?))
+}
+
+/// What a change to the cluster's ring would move: add workers
+/// (`{"kind":"add_workers","count":2}`), remove one
+/// (`{"kind":"remove_worker","id":"…"}`) or change the policy
+/// (`{"kind":"configure","config":{"policy":"MAGLEV"}}`). Computed by the
+/// same ring code the cluster page runs in the browser.
+#[utoipa::path(post, path = "/api/v1/clusters/{name}/ring-preview", params(("name" = String, Path, description = "Cluster name")), request_body(content = Object, description = "The change, tagged by `kind`"), responses(
+    (status = 200, description = "file_fraction, bytes_moved, bytes_total, shares_after"),
+    (status = 400, body = ErrorBody),
+    (status = 404, body = ErrorBody),
+))]
+async fn ring_preview(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    ApiJson(change): ApiJson<ringside_ring::RingChange>,
+) -> Result<Json<ringside_ring::Preview>, ApiError> {
+    Ok(Json(state.ring_preview(&name, &change).await?))
 }
 
 /// Forgets a cluster; the cluster itself keeps running.

@@ -3,7 +3,7 @@
 
 use ringside_api::FieldError;
 
-use crate::store::StoreError;
+use crate::{history::HistoryError, secrets::SecretError, store::StoreError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConsoleError {
@@ -17,6 +17,12 @@ pub enum ConsoleError {
     NotFound(String),
     #[error(transparent)]
     Store(StoreError),
+    #[error(transparent)]
+    Secret(#[from] SecretError),
+    #[error("metrics history: {0}")]
+    History(#[from] HistoryError),
+    #[error("cannot draw the chart: {0}")]
+    Chart(ringside_charts::ChartError),
     #[error("cannot create the data directory {path}: {source}")]
     DataDir {
         path: String,

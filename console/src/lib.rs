@@ -4,9 +4,14 @@
 //! itself. The `ringside-server` binary wires these to the Leptos app.
 
 pub mod api;
+pub mod charts;
 pub mod config;
 pub mod error;
+pub mod health;
+pub mod history;
 pub mod poller;
+pub mod scrape;
+pub mod secrets;
 pub mod state;
 pub mod store;
 

@@ -1,7 +1,9 @@
-//! Watches every registered cluster: asks each coordinator for its info on
-//! an interval, a bounded number at a time, and records whether it answered.
-//! A slow or dead cluster costs at most one timeout and never holds up the
-//! others.
+//! Watches every registered cluster: on each round it asks the coordinators
+//! that are due for their info, members, ring, jobs and metrics, a bounded
+//! number at a time, judges their health and records a metrics sample. A
+//! slow or dead cluster costs at most one timeout per request and never
+//! holds up the others; one that stays unreachable is asked less and less
+//! often (exponential backoff up to a ceiling).
 
 use std::{
     collections::HashMap,
@@ -9,35 +11,76 @@ use std::{
     time::Duration,
 };
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use futures::{StreamExt, stream};
-use ringside_api::{Cluster, ClusterInfo, ClusterStatus, Reachability};
+use ringside_api::{
+    ClusterDetail, ClusterInfo, ClusterStatus, ClusterView, Health, WorkerState, WorkerView,
+    job::{JobState, JobView},
+};
+use ringside_ring::RingSpec;
+use serde::de::DeserializeOwned;
 use tokio::sync::Notify;
 
-use crate::store::Store;
+use crate::{
+    health::{self, Observation},
+    history::{self, Retention, Sample},
+    scrape::{self, ClusterMetrics},
+    secrets::SecretKey,
+    store::{Store, StoredCluster},
+};
 
 /// How the poller paces itself.
 #[derive(Clone, Debug)]
 pub struct PollerConfig {
     /// Time between the starts of two poll rounds.
     pub interval: Duration,
-    /// How long one coordinator may take to answer.
+    /// How long one request to a coordinator may take.
     pub timeout: Duration,
     /// How many coordinators are asked at once.
     pub concurrency: usize,
+    /// Longest wait between two polls of an unreachable cluster.
+    pub max_backoff: Duration,
+    /// How long the metrics history is kept.
+    pub retention: Retention,
 }
 
-/// The latest status of every cluster, shared by the poller (writer) and
+/// What the console knows of one cluster between polls.
+#[derive(Clone, Debug, Default)]
+struct Snapshot {
+    status: ClusterStatus,
+    workers: Vec<WorkerView>,
+    ring: Option<RingSpec>,
+    jobs: Vec<JobView>,
+    /// The counters of the last successful scrape, for the hit ratio.
+    metrics: Option<ClusterMetrics>,
+}
+
+/// The latest state of every cluster, shared by the poller (writer) and
 /// the pages and API (readers).
 #[derive(Clone, Debug, Default)]
 pub struct FleetStatus {
-    inner: Arc<RwLock<HashMap<String, ClusterStatus>>>,
+    inner: Arc<RwLock<HashMap<String, Snapshot>>>,
     wake: Arc<Notify>,
 }
 
 impl FleetStatus {
     pub fn get(&self, name: &str) -> ClusterStatus {
-        self.read().get(name).cloned().unwrap_or_default()
+        self.read()
+            .get(name)
+            .map(|s| s.status.clone())
+            .unwrap_or_default()
+    }
+
+    /// The cluster page's view: the status plus members, ring and jobs.
+    pub fn detail(&self, view: ClusterView) -> ClusterDetail {
+        let map = self.read();
+        let snapshot = map.get(&view.cluster.name);
+        ClusterDetail {
+            workers: snapshot.map(|s| s.workers.clone()).unwrap_or_default(),
+            ring: snapshot.and_then(|s| s.ring.clone()),
+            jobs: snapshot.map(|s| s.jobs.clone()).unwrap_or_default(),
+            view,
+        }
     }
 
     /// Asks the poller to start a round now, e.g. after a registration, so a
@@ -46,59 +89,232 @@ impl FleetStatus {
         self.wake.notify_one();
     }
 
+    /// Drops what is known of a cluster; with `poll_now`, after an edit, it
+    /// is asked again at once rather than after its backoff.
     pub fn forget(&self, name: &str) {
         self.write().remove(name);
     }
 
-    fn record(&self, name: &str, outcome: Result<ClusterInfo, String>) {
-        let now = Utc::now();
+    fn due(&self, name: &str, now: DateTime<Utc>) -> bool {
+        self.read()
+            .get(name)
+            .and_then(|s| s.status.next_check_at)
+            .is_none_or(|next| next <= now)
+    }
+
+    /// A poll that reached the coordinator.
+    fn record_up(&self, name: &str, poll: Poll, now: DateTime<Utc>, config: &PollerConfig) {
         let mut map = self.write();
-        let status = map.entry(name.to_string()).or_default();
-        let state = if outcome.is_ok() {
-            Reachability::Up
-        } else {
-            Reachability::Unreachable
-        };
-        if status.state != state {
-            status.state = state;
-            status.since = Some(now);
-        }
+        let snapshot = map.entry(name.to_string()).or_default();
+        let previous = snapshot.status.checked_at;
+        let workers = poll.workers.unwrap_or_else(|| snapshot.workers.clone());
+        let ring = poll.ring.or_else(|| snapshot.ring.clone());
+        let jobs = poll.jobs.unwrap_or_else(|| snapshot.jobs.clone());
+        let (health, reasons) = health::assess(&Observation {
+            workers: &workers,
+            ring: ring.as_ref(),
+            jobs: &jobs,
+            errors: &poll.errors,
+            since: previous,
+        });
+        let status = &mut snapshot.status;
+        transition(status, health, now);
+        status.reasons = reasons;
         status.checked_at = Some(now);
-        match outcome {
-            Ok(info) => {
-                status.version = Some(info.version);
-                status.cluster_id = Some(info.id);
-                status.last_error = None;
-            }
-            Err(error) => status.last_error = Some(error),
+        status.next_check_at = Some(now + chrono_duration(config.interval));
+        status.failures = 0;
+        status.version = Some(poll.info.version);
+        status.cluster_id = Some(poll.info.id);
+        status.last_error = None;
+        status.workers_total = count(workers.len());
+        status.workers_online = count(
+            workers
+                .iter()
+                .filter(|w| w.state == WorkerState::Online)
+                .count(),
+        );
+        status.running_jobs = count(
+            jobs.iter()
+                .filter(|j| matches!(j.state, JobState::Running | JobState::Verifying))
+                .count(),
+        );
+        if let Some(metrics) = poll.metrics {
+            status.capacity_bytes = metrics.capacity_bytes;
+            status.used_bytes = metrics.used_bytes;
+            let (cache, ufs) = snapshot.metrics.map_or((0, 0), |before| {
+                (
+                    history::counter_delta(before.cache_read_bytes, metrics.cache_read_bytes),
+                    history::counter_delta(before.ufs_read_bytes, metrics.ufs_read_bytes),
+                )
+            });
+            status.interval_cache_bytes = cache;
+            status.interval_ufs_bytes = ufs;
+            status.hit_ratio = history::hit_ratio(cache, ufs);
+            snapshot.metrics = Some(metrics);
         }
+        snapshot.workers = workers;
+        snapshot.ring = ring;
+        snapshot.jobs = jobs;
+    }
+
+    /// A poll that did not reach the coordinator: what was known stays, so
+    /// the page still shows the last members and version.
+    fn record_down(&self, name: &str, error: String, now: DateTime<Utc>, config: &PollerConfig) {
+        let mut map = self.write();
+        let status = &mut map.entry(name.to_string()).or_default().status;
+        transition(status, Health::Unreachable, now);
+        status.reasons.clear();
+        status.checked_at = Some(now);
+        status.failures = status.failures.saturating_add(1);
+        status.next_check_at = Some(now + chrono_duration(backoff(config, status.failures)));
+        status.last_error = Some(error);
+        status.hit_ratio = None;
+    }
+
+    /// The sample to keep in the metrics history, for a cluster just polled.
+    fn sample(&self, name: &str, at: DateTime<Utc>) -> Option<Sample> {
+        let map = self.read();
+        let s = map.get(name)?;
+        let metrics = s.metrics?;
+        Some(Sample {
+            at,
+            cache_read_bytes: metrics.cache_read_bytes,
+            ufs_read_bytes: metrics.ufs_read_bytes,
+            capacity_bytes: metrics.capacity_bytes,
+            used_bytes: metrics.used_bytes,
+            workers_online: s.status.workers_online,
+            workers_total: s.status.workers_total,
+            running_jobs: s.status.running_jobs,
+        })
     }
 
     /// A poisoned lock only means a reader panicked mid-read; the map itself
     /// is still whole, so keep serving it.
-    fn read(&self) -> std::sync::RwLockReadGuard<'_, HashMap<String, ClusterStatus>> {
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, HashMap<String, Snapshot>> {
         self.inner.read().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn write(&self) -> std::sync::RwLockWriteGuard<'_, HashMap<String, ClusterStatus>> {
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, HashMap<String, Snapshot>> {
         self.inner.write().unwrap_or_else(|e| e.into_inner())
     }
 }
 
-/// Polls forever; spawn it on the runtime.
-pub async fn run(store: Store, fleet: FleetStatus, config: PollerConfig) {
-    let client = match reqwest::Client::builder().timeout(config.timeout).build() {
-        Ok(client) => client,
-        Err(error) => {
-            tracing::error!(%error, "cannot build the poller's http client; clusters will not be polled");
-            return;
+fn transition(status: &mut ClusterStatus, health: Health, now: DateTime<Utc>) {
+    if status.health != health {
+        status.health = health;
+        status.since = Some(now);
+    }
+}
+
+/// The wait before the next poll after `failures` failed ones in a row:
+/// the interval, doubled with each further failure, up to the ceiling.
+fn backoff(config: &PollerConfig, failures: u32) -> Duration {
+    let doublings = failures.saturating_sub(1).min(16);
+    config
+        .interval
+        .saturating_mul(1 << doublings)
+        .min(config.max_backoff.max(config.interval))
+}
+
+fn chrono_duration(d: Duration) -> chrono::Duration {
+    chrono::Duration::from_std(d).unwrap_or(chrono::Duration::MAX)
+}
+
+fn count(n: usize) -> u32 {
+    u32::try_from(n).unwrap_or(u32::MAX)
+}
+
+/// What one poll of a reachable coordinator brought back; a part that
+/// failed is `None` and its error is in `errors`.
+struct Poll {
+    info: ClusterInfo,
+    workers: Option<Vec<WorkerView>>,
+    ring: Option<RingSpec>,
+    jobs: Option<Vec<JobView>>,
+    metrics: Option<ClusterMetrics>,
+    errors: Vec<String>,
+}
+
+/// HTTP clients by cluster: clusters with a private CA get their own, built
+/// once per certificate.
+#[derive(Default)]
+struct Clients {
+    shared: Option<reqwest::Client>,
+    by_ca: HashMap<String, reqwest::Client>,
+}
+
+impl Clients {
+    fn for_cluster(
+        &mut self,
+        timeout: Duration,
+        ca: Option<&str>,
+    ) -> Result<reqwest::Client, String> {
+        let build = |ca: Option<&str>| {
+            let mut builder = reqwest::Client::builder().timeout(timeout);
+            if let Some(pem) = ca {
+                let cert = reqwest::Certificate::from_pem(pem.as_bytes())
+                    .map_err(|e| format!("the cluster's CA certificate is unusable: {e}"))?;
+                builder = builder.add_root_certificate(cert);
+            }
+            builder
+                .build()
+                .map_err(|e| format!("cannot build an http client: {e}"))
+        };
+        match ca {
+            None => match &self.shared {
+                Some(client) => Ok(client.clone()),
+                None => {
+                    let client = build(None)?;
+                    self.shared = Some(client.clone());
+                    Ok(client)
+                }
+            },
+            Some(pem) => match self.by_ca.get(pem) {
+                Some(client) => Ok(client.clone()),
+                None => {
+                    let client = build(Some(pem))?;
+                    self.by_ca.insert(pem.to_string(), client.clone());
+                    Ok(client)
+                }
+            },
         }
-    };
+    }
+}
+
+/// Polls forever; spawn it on the runtime.
+pub async fn run(store: Store, fleet: FleetStatus, key: SecretKey, config: PollerConfig) {
+    let mut clients = Clients::default();
+    let mut last_rollup = Utc::now();
     loop {
         let started = tokio::time::Instant::now();
         match store.list_clusters().await {
-            Ok(clusters) => poll_round(&client, &fleet, clusters, config.concurrency).await,
+            Ok(clusters) => {
+                let now = Utc::now();
+                let due: Vec<Target> = clusters
+                    .into_iter()
+                    .filter(|c| fleet.due(&c.cluster.name, now))
+                    .map(|c| Target::new(c, &key, &mut clients, config.timeout))
+                    .collect();
+                let polled = poll_round(&fleet, due, &config).await;
+                let samples: Vec<(String, Sample)> = polled
+                    .into_iter()
+                    .filter_map(|(name, at)| fleet.sample(&name, at).map(|s| (name, s)))
+                    .collect();
+                if let Err(error) = store.record_samples(&samples).await {
+                    tracing::warn!(%error, "cannot record metrics samples");
+                }
+            }
             Err(error) => tracing::warn!(%error, "cannot list clusters to poll"),
+        }
+        let now = Utc::now();
+        if now - last_rollup >= chrono::Duration::minutes(1) {
+            last_rollup = now;
+            if let Err(error) = store.roll_up(now).await {
+                tracing::warn!(%error, "cannot roll up the metrics history");
+            }
+            if let Err(error) = store.prune(now, &config.retention).await {
+                tracing::warn!(%error, "cannot prune the metrics history");
+            }
         }
         let next = started + config.interval;
         tokio::select! {
@@ -108,35 +324,131 @@ pub async fn run(store: Store, fleet: FleetStatus, config: PollerConfig) {
     }
 }
 
-async fn poll_round(
-    client: &reqwest::Client,
-    fleet: &FleetStatus,
-    clusters: Vec<Cluster>,
-    concurrency: usize,
-) {
-    stream::iter(clusters)
-        .map(|cluster| async move {
-            let outcome = fetch_info(client, &cluster.coordinator_url).await;
-            if let Err(error) = &outcome {
-                tracing::debug!(cluster = %cluster.name, %error, "cluster unreachable");
-            }
-            fleet.record(&cluster.name, outcome);
-        })
-        .buffer_unordered(concurrency.max(1))
-        .collect::<()>()
-        .await;
+/// One cluster to poll, with what its requests need.
+struct Target {
+    name: String,
+    base: String,
+    token: Option<String>,
+    client: Result<reqwest::Client, String>,
 }
 
-async fn fetch_info(client: &reqwest::Client, base: &str) -> Result<ClusterInfo, String> {
-    let url = format!("{base}{}/info", ringside_api::API_PREFIX);
-    let response = client.get(&url).send().await.map_err(describe)?;
-    if !response.status().is_success() {
-        return Err(format!("{url} answered {}", response.status()));
+impl Target {
+    fn new(
+        stored: StoredCluster,
+        key: &SecretKey,
+        clients: &mut Clients,
+        timeout: Duration,
+    ) -> Target {
+        let name = stored.cluster.name;
+        let token = stored
+            .sealed_token
+            .and_then(|sealed| match key.open(&name, &sealed) {
+                Ok(token) => Some(token),
+                Err(error) => {
+                    tracing::warn!(cluster = %name, %error, "cannot open the cluster's access token; polling without it");
+                    None
+                }
+            });
+        Target {
+            client: clients.for_cluster(timeout, stored.cluster.ca_certificate.as_deref()),
+            base: stored.cluster.coordinator_url,
+            name,
+            token,
+        }
     }
-    response
-        .json::<ClusterInfo>()
+
+    async fn get(&self, client: &reqwest::Client, path: &str) -> Result<reqwest::Response, String> {
+        let url = format!("{}{path}", self.base);
+        let mut request = client.get(&url);
+        if let Some(token) = &self.token {
+            request = request.bearer_auth(token);
+        }
+        let response = request.send().await.map_err(describe)?;
+        if !response.status().is_success() {
+            return Err(format!("{url} answered {}", response.status()));
+        }
+        Ok(response)
+    }
+
+    async fn json<T: DeserializeOwned>(
+        &self,
+        client: &reqwest::Client,
+        path: &str,
+    ) -> Result<T, String> {
+        let path = format!("{}{path}", ringside_api::API_PREFIX);
+        self.get(client, &path)
+            .await?
+            .json::<T>()
+            .await
+            .map_err(|e| format!("{}{path} answered with an unexpected body: {e}", self.base))
+    }
+
+    async fn poll(&self) -> Result<Poll, String> {
+        let client = self.client.clone()?;
+        let client = &client;
+        let info = self.json::<ClusterInfo>(client, "/info").await?;
+        let (workers, ring, jobs, metrics) = tokio::join!(
+            self.json::<Vec<WorkerView>>(client, "/workers"),
+            self.json::<RingSpec>(client, "/ring"),
+            self.json::<Vec<JobView>>(client, "/jobs"),
+            async {
+                let text = self
+                    .get(client, "/metrics")
+                    .await?
+                    .text()
+                    .await
+                    .map_err(describe)?;
+                scrape::parse(&text)
+            },
+        );
+        let mut errors = Vec::new();
+        let workers = keep(&mut errors, "members", workers);
+        let ring = keep(&mut errors, "ring", ring);
+        let jobs = keep(&mut errors, "jobs", jobs);
+        let metrics = keep(&mut errors, "metrics", metrics);
+        Ok(Poll {
+            info,
+            workers,
+            ring,
+            jobs,
+            metrics,
+            errors,
+        })
+    }
+}
+
+/// The value of a part of a poll, or none with its error noted.
+fn keep<T>(errors: &mut Vec<String>, what: &str, part: Result<T, String>) -> Option<T> {
+    part.map_err(|e| errors.push(format!("{what}: {e}"))).ok()
+}
+
+/// Polls `targets`, a bounded number at once; answers the names of those
+/// that answered, with when.
+async fn poll_round(
+    fleet: &FleetStatus,
+    targets: Vec<Target>,
+    config: &PollerConfig,
+) -> Vec<(String, DateTime<Utc>)> {
+    stream::iter(targets)
+        .map(|target| async move {
+            let outcome = target.poll().await;
+            let now = Utc::now();
+            match outcome {
+                Ok(poll) => {
+                    fleet.record_up(&target.name, poll, now, config);
+                    Some((target.name, now))
+                }
+                Err(error) => {
+                    tracing::debug!(cluster = %target.name, %error, "cluster unreachable");
+                    fleet.record_down(&target.name, error, now, config);
+                    None
+                }
+            }
+        })
+        .buffer_unordered(config.concurrency.max(1))
+        .filter_map(|x| async move { x })
+        .collect()
         .await
-        .map_err(|e| format!("{url} answered with an unexpected body: {e}"))
 }
 
 /// reqwest's top-level message ("error sending request") hides the cause
@@ -155,36 +467,84 @@ fn describe(error: reqwest::Error) -> String {
 mod tests {
     use super::*;
 
-    fn info() -> ClusterInfo {
-        ClusterInfo {
-            name: "a".into(),
-            id: "id".into(),
-            version: "1.2.3".into(),
-            started_at: Utc::now(),
+    fn config() -> PollerConfig {
+        PollerConfig {
+            interval: Duration::from_secs(10),
+            timeout: Duration::from_secs(3),
+            concurrency: 4,
+            max_backoff: Duration::from_secs(300),
+            retention: Retention::default(),
+        }
+    }
+
+    fn poll(version: &str) -> Poll {
+        Poll {
+            info: ClusterInfo {
+                name: "a".into(),
+                id: "id".into(),
+                version: version.into(),
+                started_at: Utc::now(),
+            },
+            workers: Some(vec![]),
+            ring: None,
+            jobs: Some(vec![]),
+            metrics: Some(ClusterMetrics {
+                cache_read_bytes: 300,
+                ufs_read_bytes: 100,
+                capacity_bytes: 1000,
+                used_bytes: 10,
+            }),
+            errors: vec![],
         }
     }
 
     #[test]
-    fn since_changes_only_on_transitions() {
+    fn since_changes_only_on_transitions_and_what_was_known_stays() {
         let fleet = FleetStatus::default();
-        assert_eq!(fleet.get("a").state, Reachability::Unknown);
-        fleet.record("a", Ok(info()));
+        let config = config();
+        let t0 = Utc::now();
+        assert_eq!(fleet.get("a").health, Health::Unknown);
+        fleet.record_up("a", poll("1.2.3"), t0, &config);
         let first = fleet.get("a");
-        assert_eq!(first.state, Reachability::Up);
+        assert_eq!(first.health, Health::Degraded, "no workers have joined");
         assert_eq!(first.version.as_deref(), Some("1.2.3"));
-        fleet.record("a", Ok(info()));
-        assert_eq!(fleet.get("a").since, first.since);
-        fleet.record("a", Err("connection refused".into()));
+        assert_eq!(first.hit_ratio, None, "one scrape gives no interval");
+        let mut second = poll("1.2.3");
+        second.metrics = Some(ClusterMetrics {
+            cache_read_bytes: 600,
+            ufs_read_bytes: 200,
+            ..second.metrics.unwrap()
+        });
+        fleet.record_up("a", second, t0 + chrono::Duration::seconds(10), &config);
+        let again = fleet.get("a");
+        assert_eq!(again.since, first.since);
+        assert_eq!(again.hit_ratio, Some(0.75));
+        fleet.record_down("a", "connection refused".into(), t0, &config);
         let down = fleet.get("a");
-        assert_eq!(down.state, Reachability::Unreachable);
+        assert_eq!(down.health, Health::Unreachable);
         assert_eq!(down.last_error.as_deref(), Some("connection refused"));
-        assert!(down.since >= first.since);
         assert_eq!(
             down.version.as_deref(),
             Some("1.2.3"),
             "last known version is kept"
         );
+        assert_eq!(down.failures, 1);
         fleet.forget("a");
-        assert_eq!(fleet.get("a").state, Reachability::Unknown);
+        assert_eq!(fleet.get("a").health, Health::Unknown);
+    }
+
+    #[test]
+    fn an_unreachable_cluster_is_asked_less_and_less_often() {
+        let config = config();
+        let waits: Vec<u64> = (1..=8).map(|n| backoff(&config, n).as_secs()).collect();
+        assert_eq!(waits, vec![10, 20, 40, 80, 160, 300, 300, 300]);
+        let fleet = FleetStatus::default();
+        let t0 = Utc::now();
+        fleet.record_down("a", "refused".into(), t0, &config);
+        fleet.record_down("a", "refused".into(), t0, &config);
+        assert!(!fleet.due("a", t0 + chrono::Duration::seconds(19)));
+        assert!(fleet.due("a", t0 + chrono::Duration::seconds(20)));
+        assert!(fleet.due("never-polled", t0));
+        assert_eq!(backoff(&config, u32::MAX).as_secs(), 300);
     }
 }

@@ -2,33 +2,49 @@
 //! UI's server functions both call these, so there is one code path per
 //! action, whichever door a request came through.
 
-use ringside_api::{ClusterView, NewCluster};
+use ringside_api::{ClusterDetail, ClusterPatch, ClusterView, NewCluster};
+use ringside_ring::{Preview, Ring, RingChange, preview};
 
 use crate::{
     ConsoleConfig, ConsoleError,
     poller::{self, FleetStatus},
-    store::Store,
+    secrets::SecretKey,
+    store::{Store, StoredCluster},
 };
 
 #[derive(Clone, Debug)]
 pub struct AppState {
     pub store: Store,
     pub fleet: FleetStatus,
+    key: SecretKey,
 }
 
 impl AppState {
-    /// Opens the store and starts the poller.
+    /// Opens the store and the secret key, and starts the poller.
     pub async fn start(config: &ConsoleConfig) -> Result<AppState, ConsoleError> {
-        if config.database_url.is_none() {
+        if config.database_url.is_none() || config.secret_key_file.is_none() {
             std::fs::create_dir_all(&config.data_dir).map_err(|source| ConsoleError::DataDir {
                 path: config.data_dir.display().to_string(),
                 source,
             })?;
         }
+        let key = SecretKey::load_or_create(&config.secret_key_file())?;
         let store = Store::open(&config.database_url()).await?;
         let fleet = FleetStatus::default();
-        tokio::spawn(poller::run(store.clone(), fleet.clone(), config.poller()));
-        Ok(AppState { store, fleet })
+        tokio::spawn(poller::run(
+            store.clone(),
+            fleet.clone(),
+            key.clone(),
+            config.poller(),
+        ));
+        Ok(AppState { store, fleet, key })
+    }
+
+    fn view(&self, stored: StoredCluster) -> ClusterView {
+        ClusterView {
+            status: self.fleet.get(&stored.cluster.name),
+            cluster: stored.cluster,
+        }
     }
 
     pub async fn list_clusters(&self) -> Result<Vec<ClusterView>, ConsoleError> {
@@ -37,28 +53,57 @@ impl AppState {
             .list_clusters()
             .await?
             .into_iter()
-            .map(|cluster| ClusterView {
-                status: self.fleet.get(&cluster.name),
-                cluster,
-            })
+            .map(|c| self.view(c))
             .collect())
     }
 
     pub async fn get_cluster(&self, name: &str) -> Result<ClusterView, ConsoleError> {
-        let cluster = self
+        let stored = self
             .store
             .get_cluster(name)
             .await?
             .ok_or_else(|| ConsoleError::NotFound(name.to_string()))?;
-        Ok(ClusterView {
-            status: self.fleet.get(name),
-            cluster,
-        })
+        Ok(self.view(stored))
+    }
+
+    /// The cluster page's data: status, members, ring and jobs.
+    pub async fn cluster_detail(&self, name: &str) -> Result<ClusterDetail, ConsoleError> {
+        Ok(self.fleet.detail(self.get_cluster(name).await?))
+    }
+
+    /// What `change` would move on the cluster's ring as last polled: the
+    /// same computation the cluster page runs in the browser.
+    pub async fn ring_preview(
+        &self,
+        name: &str,
+        change: &RingChange,
+    ) -> Result<Preview, ConsoleError> {
+        let detail = self.cluster_detail(name).await?;
+        let invalid = |message: String| ringside_api::FieldError::new("change", message);
+        let spec = detail.ring.ok_or_else(|| {
+            invalid(format!(
+                "cluster {name:?} has not reported its ring yet: expected a cluster that has been polled"
+            ))
+        })?;
+        let ring = Ring::from_spec(spec).map_err(|e| invalid(e.to_string()))?;
+        let held = |id: &str| {
+            detail
+                .workers
+                .iter()
+                .find(|w| w.heartbeat.id == id)
+                .map_or(0, |w| w.heartbeat.used_bytes)
+        };
+        Ok(preview(&ring, change, held).map_err(|e| invalid(e.to_string()))?)
     }
 
     pub async fn register_cluster(&self, new: NewCluster) -> Result<ClusterView, ConsoleError> {
         let new = new.validate()?;
-        let cluster = self.store.insert_cluster(&new).await?;
+        check_certificate(new.ca_certificate.as_deref())?;
+        let sealed = new
+            .access_token
+            .as_deref()
+            .map(|token| self.key.seal(&new.name, token));
+        let cluster = self.store.insert_cluster(&new, sealed).await?;
         tracing::info!(cluster = %cluster.name, url = %cluster.coordinator_url, "cluster registered");
         self.fleet.poll_now();
         Ok(ClusterView {
@@ -67,12 +112,56 @@ impl AppState {
         })
     }
 
+    /// Edits a cluster; it is polled again at once with its new settings.
+    pub async fn update_cluster(
+        &self,
+        name: &str,
+        patch: ClusterPatch,
+    ) -> Result<ClusterView, ConsoleError> {
+        let patch = patch.validate()?;
+        check_certificate(patch.ca_certificate.as_deref().filter(|p| !p.is_empty()))?;
+        let sealed = patch
+            .access_token
+            .as_deref()
+            .map(|token| (!token.is_empty()).then(|| self.key.seal(name, token)));
+        let stored = self
+            .store
+            .update_cluster(name, &patch, sealed)
+            .await?
+            .ok_or_else(|| ConsoleError::NotFound(name.to_string()))?;
+        tracing::info!(cluster = %name, "cluster updated");
+        self.fleet.forget(name);
+        self.fleet.poll_now();
+        Ok(self.view(stored))
+    }
+
     pub async fn remove_cluster(&self, name: &str) -> Result<(), ConsoleError> {
         if !self.store.delete_cluster(name).await? {
             return Err(ConsoleError::NotFound(name.to_string()));
         }
+        self.store.forget_history(name).await?;
         self.fleet.forget(name);
         tracing::info!(cluster = %name, "cluster removed");
         Ok(())
     }
+}
+
+/// The API crate only checks that a CA certificate looks like PEM; here it
+/// is parsed the way the poller will use it, so a bad one is refused at
+/// the door rather than failing every poll.
+fn check_certificate(pem: Option<&str>) -> Result<(), ConsoleError> {
+    if let Some(pem) = pem {
+        let unusable = |e: reqwest::Error| {
+            ringside_api::FieldError::new(
+                "ca_certificate",
+                format!("CA certificate cannot be read ({e}): expected a PEM X.509 certificate"),
+            )
+        };
+        let cert = reqwest::Certificate::from_pem(pem.as_bytes()).map_err(unusable)?;
+        reqwest::Client::builder()
+            .add_root_certificate(cert)
+            .build()
+            .map_err(unusable)?;
+    }
+    Ok(())
 }

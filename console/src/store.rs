@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
-use ringside_api::{Cluster, NewCluster};
+use ringside_api::{Cluster, ClusterPatch, NewCluster};
 use sea_query::{Expr, ExprTrait, Iden, Order, PostgresQueryBuilder, Query, SqliteQueryBuilder};
 use sea_query_sqlx::SqlxBinder;
 use sqlx::{
@@ -43,8 +43,19 @@ enum Clusters {
     Name,
     CoordinatorUrl,
     Labels,
+    Region,
+    AccessTokenSealed,
+    CaCertificate,
     CreatedAt,
     UpdatedAt,
+}
+
+/// A cluster as stored: what every API shows, plus its sealed access token,
+/// which only the poller opens.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoredCluster {
+    pub cluster: Cluster,
+    pub sealed_token: Option<String>,
 }
 
 /// Runs `$body` with `$pool` bound to the backend's pool and `$builder` to
@@ -63,6 +74,7 @@ macro_rules! on_backend {
         }
     };
 }
+pub(crate) use on_backend;
 
 impl Store {
     /// Connects to `url` and brings its schema up to date.
@@ -105,8 +117,13 @@ impl Store {
         on_backend!(self, |pool, _b| pool.close().await)
     }
 
-    /// Registers a cluster; its name must not be taken.
-    pub async fn insert_cluster(&self, new: &NewCluster) -> Result<Cluster, StoreError> {
+    /// Registers a cluster; its name must not be taken. The access token
+    /// comes sealed, never in the clear.
+    pub async fn insert_cluster(
+        &self,
+        new: &NewCluster,
+        sealed_token: Option<String>,
+    ) -> Result<Cluster, StoreError> {
         let now = Utc::now();
         let millis = now.timestamp_millis();
         let labels =
@@ -117,6 +134,9 @@ impl Store {
                 Clusters::Name,
                 Clusters::CoordinatorUrl,
                 Clusters::Labels,
+                Clusters::Region,
+                Clusters::AccessTokenSealed,
+                Clusters::CaCertificate,
                 Clusters::CreatedAt,
                 Clusters::UpdatedAt,
             ])
@@ -124,6 +144,9 @@ impl Store {
                 new.name.clone().into(),
                 new.coordinator_url.clone().into(),
                 labels.into(),
+                new.region.clone().into(),
+                sealed_token.clone().into(),
+                new.ca_certificate.clone().into(),
                 millis.into(),
                 millis.into(),
             ])
@@ -140,6 +163,9 @@ impl Store {
                 name: new.name.clone(),
                 coordinator_url: new.coordinator_url.clone(),
                 labels: new.labels.clone(),
+                region: new.region.clone(),
+                has_access_token: sealed_token.is_some(),
+                ca_certificate: new.ca_certificate.clone(),
                 created_at: truncate_to_millis(now),
                 updated_at: truncate_to_millis(now),
             }),
@@ -151,12 +177,63 @@ impl Store {
     }
 
     /// Every registered cluster, by name.
-    pub async fn list_clusters(&self) -> Result<Vec<Cluster>, StoreError> {
+    pub async fn list_clusters(&self) -> Result<Vec<StoredCluster>, StoreError> {
         self.select_clusters(None).await
     }
 
-    pub async fn get_cluster(&self, name: &str) -> Result<Option<Cluster>, StoreError> {
+    pub async fn get_cluster(&self, name: &str) -> Result<Option<StoredCluster>, StoreError> {
         Ok(self.select_clusters(Some(name)).await?.pop())
+    }
+
+    /// Applies a validated patch; `sealed_token` is `Some(None)` to remove
+    /// the token, `None` to keep it. Answers the cluster as it now is, or
+    /// none when no cluster has that name.
+    pub async fn update_cluster(
+        &self,
+        name: &str,
+        patch: &ClusterPatch,
+        sealed_token: Option<Option<String>>,
+    ) -> Result<Option<StoredCluster>, StoreError> {
+        let mut query = Query::update();
+        query
+            .table(Clusters::Table)
+            .value(Clusters::UpdatedAt, Utc::now().timestamp_millis())
+            .and_where(Expr::col(Clusters::Name).eq(name));
+        if let Some(url) = &patch.coordinator_url {
+            query.value(Clusters::CoordinatorUrl, url.clone());
+        }
+        if let Some(labels) = &patch.labels {
+            let json =
+                serde_json::to_string(labels).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            query.value(Clusters::Labels, json);
+        }
+        if let Some(region) = &patch.region {
+            query.value(Clusters::Region, region.clone());
+        }
+        if let Some(sealed) = sealed_token {
+            query.value(Clusters::AccessTokenSealed, sealed);
+        }
+        if let Some(pem) = &patch.ca_certificate {
+            query.value(
+                Clusters::CaCertificate,
+                Some(pem.clone()).filter(|p| !p.is_empty()),
+            );
+        }
+        if self.rows_affected(&query).await? == 0 {
+            return Ok(None);
+        }
+        self.get_cluster(name).await
+    }
+
+    /// Runs a statement and answers how many rows it changed.
+    async fn rows_affected(&self, query: &impl SqlxBinder) -> Result<u64, StoreError> {
+        Ok(on_backend!(self, |pool, builder| {
+            let (sql, values) = query.build_sqlx(builder);
+            sqlx::query_with(AssertSqlSafe(sql), values)
+                .execute(pool)
+                .await?
+                .rows_affected()
+        }))
     }
 
     /// Removes a cluster; answers whether it existed.
@@ -165,23 +242,19 @@ impl Store {
             .from_table(Clusters::Table)
             .and_where(Expr::col(Clusters::Name).eq(name))
             .to_owned();
-        let affected = on_backend!(self, |pool, builder| {
-            let (sql, values) = query.build_sqlx(builder);
-            sqlx::query_with(AssertSqlSafe(sql), values)
-                .execute(pool)
-                .await?
-                .rows_affected()
-        });
-        Ok(affected > 0)
+        Ok(self.rows_affected(&query).await? > 0)
     }
 
-    async fn select_clusters(&self, name: Option<&str>) -> Result<Vec<Cluster>, StoreError> {
+    async fn select_clusters(&self, name: Option<&str>) -> Result<Vec<StoredCluster>, StoreError> {
         let mut query = Query::select();
         query
             .columns([
                 Clusters::Name,
                 Clusters::CoordinatorUrl,
                 Clusters::Labels,
+                Clusters::Region,
+                Clusters::AccessTokenSealed,
+                Clusters::CaCertificate,
                 Clusters::CreatedAt,
                 Clusters::UpdatedAt,
             ])
@@ -198,12 +271,19 @@ impl Store {
             rows.iter()
                 .map(|row| {
                     let labels: String = row.try_get("labels")?;
-                    Ok(Cluster {
-                        name: row.try_get("name")?,
-                        coordinator_url: row.try_get("coordinator_url")?,
-                        labels: parse_labels(&labels)?,
-                        created_at: from_millis(row.try_get("created_at")?)?,
-                        updated_at: from_millis(row.try_get("updated_at")?)?,
+                    let sealed_token: Option<String> = row.try_get("access_token_sealed")?;
+                    Ok(StoredCluster {
+                        cluster: Cluster {
+                            name: row.try_get("name")?,
+                            coordinator_url: row.try_get("coordinator_url")?,
+                            labels: parse_labels(&labels)?,
+                            region: row.try_get("region")?,
+                            has_access_token: sealed_token.is_some(),
+                            ca_certificate: row.try_get("ca_certificate")?,
+                            created_at: from_millis(row.try_get("created_at")?)?,
+                            updated_at: from_millis(row.try_get("updated_at")?)?,
+                        },
+                        sealed_token,
                     })
                 })
                 .collect()

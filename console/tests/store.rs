@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use ringside_api::NewCluster;
+use ringside_api::{ClusterPatch, NewCluster};
 use ringside_console::store::{Store, StoreError};
 use sqlx::{Connection, PgConnection};
 
@@ -13,23 +13,61 @@ fn cluster(name: &str) -> NewCluster {
     NewCluster {
         name: name.into(),
         coordinator_url: format!("http://{name}.example:19999"),
-        labels: BTreeMap::from([("region".to_string(), "eu".to_string())]),
+        labels: BTreeMap::from([("team".to_string(), "ml".to_string())]),
+        region: "eu-west-1".into(),
+        ..NewCluster::default()
     }
 }
 
 async fn exercise(store: &Store) -> anyhow::Result<()> {
     assert!(store.list_clusters().await?.is_empty());
-    let b = store.insert_cluster(&cluster("b")).await?;
-    let a = store.insert_cluster(&cluster("a")).await?;
-    assert_eq!(
-        store.list_clusters().await?,
-        vec![a.clone(), b.clone()],
-        "listed by name"
-    );
-    assert_eq!(store.get_cluster("b").await?, Some(b));
+    let b = store
+        .insert_cluster(&cluster("b"), Some("v1:sealed".into()))
+        .await?;
+    let a = store.insert_cluster(&cluster("a"), None).await?;
+    assert!(b.has_access_token && !a.has_access_token);
+    let listed: Vec<_> = store
+        .list_clusters()
+        .await?
+        .into_iter()
+        .map(|s| s.cluster)
+        .collect();
+    assert_eq!(listed, vec![a.clone(), b.clone()], "listed by name");
+    let stored = store.get_cluster("b").await?.unwrap();
+    assert_eq!(stored.cluster, b);
+    assert_eq!(stored.sealed_token.as_deref(), Some("v1:sealed"));
     assert_eq!(store.get_cluster("zzz").await?, None);
 
-    let err = store.insert_cluster(&cluster("a")).await.unwrap_err();
+    // A patch changes what it names and keeps the rest.
+    let patch = ClusterPatch {
+        region: Some("us-east-1".into()),
+        ca_certificate: Some("-----BEGIN CERTIFICATE-----\nx\n-----END CERTIFICATE-----\n".into()),
+        ..ClusterPatch::default()
+    };
+    let changed = store.update_cluster("b", &patch, None).await?.unwrap();
+    assert_eq!(changed.cluster.region, "us-east-1");
+    assert_eq!(changed.cluster.labels, b.labels);
+    assert!(changed.cluster.ca_certificate.is_some());
+    assert_eq!(
+        changed.sealed_token.as_deref(),
+        Some("v1:sealed"),
+        "token kept"
+    );
+    assert!(changed.cluster.updated_at >= b.updated_at);
+    let cleared = ClusterPatch {
+        ca_certificate: Some(String::new()),
+        ..ClusterPatch::default()
+    };
+    let changed = store
+        .update_cluster("b", &cleared, Some(None))
+        .await?
+        .unwrap();
+    assert_eq!(changed.sealed_token, None);
+    assert_eq!(changed.cluster.ca_certificate, None);
+    assert!(!changed.cluster.has_access_token);
+    assert_eq!(store.update_cluster("zzz", &patch, None).await?, None);
+
+    let err = store.insert_cluster(&cluster("a"), None).await.unwrap_err();
     assert!(
         matches!(err, StoreError::Duplicate(ref n) if n == "a"),
         "{err}"
@@ -51,8 +89,11 @@ async fn exercise(store: &Store) -> anyhow::Result<()> {
         )]),
         ..cluster("c")
     };
-    store.insert_cluster(&odd).await?;
-    assert_eq!(store.get_cluster("c").await?.unwrap().labels, odd.labels);
+    store.insert_cluster(&odd, None).await?;
+    assert_eq!(
+        store.get_cluster("c").await?.unwrap().cluster.labels,
+        odd.labels
+    );
     Ok(())
 }
 
