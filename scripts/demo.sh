@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 BIN_DIR=${RINGSIDE_BIN_DIR:-${CARGO_TARGET_DIR:-target}/debug}
 STATE=${RINGSIDE_DEMO_DIR:-.run/demo}
 CONSOLE_PORT=${RINGSIDE_DEMO_CONSOLE_PORT:-3000}
-CLUSTERS=("eu-west:20001:region=eu" "us-east:20002:region=us" "ap-south:20003:region=ap")
+CLUSTERS=("eu-west:20001:eu-west-1" "us-east:20002:us-east-1" "ap-south:20003:ap-south-1")
 WORKERS=3
 
 pids=()
@@ -85,13 +85,11 @@ CONSOLE="http://127.0.0.1:$CONSOLE_PORT"
 wait_healthy "$CONSOLE" console
 
 for spec in "${CLUSTERS[@]}"; do
-  IFS=: read -r name port labels <<<"$spec"
+  IFS=: read -r name port region <<<"$spec"
   wait_healthy "http://127.0.0.1:$port" "coordinator $name"
-  key=${labels%%=*}
-  value=${labels#*=}
   status=$(curl -sS -o /dev/null -w '%{http_code}' -X POST "$CONSOLE/api/v1/clusters" \
     -H 'content-type: application/json' \
-    -d "{\"name\":\"$name\",\"coordinator_url\":\"http://127.0.0.1:$port\",\"labels\":{\"$key\":\"$value\",\"env\":\"demo\"}}")
+    -d "{\"name\":\"$name\",\"coordinator_url\":\"http://127.0.0.1:$port\",\"region\":\"$region\",\"labels\":{\"env\":\"demo\"}}")
   case $status in
     201) echo "registered $name (http://127.0.0.1:$port)" ;;
     409) echo "$name already registered (http://127.0.0.1:$port)" ;;

@@ -4,6 +4,7 @@
 //! which makes that HTML interactive.
 
 pub mod error;
+pub mod fleet_query;
 pub mod format;
 pub mod pages;
 pub mod server;

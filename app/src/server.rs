@@ -2,7 +2,10 @@
 //! door onto the same `AppState` operation the REST API uses.
 
 use leptos::prelude::*;
-use ringside_api::ClusterView;
+use ringside_api::{
+    ClusterDetail, ClusterView,
+    metrics::{ChartMetric, ChartRange},
+};
 
 use crate::error::UiError;
 
@@ -18,14 +21,15 @@ pub async fn list_clusters() -> Result<Vec<ClusterView>, UiError> {
 }
 
 #[server]
-pub async fn get_cluster(name: String) -> Result<ClusterView, UiError> {
-    Ok(state()?.get_cluster(&name).await?)
+pub async fn get_cluster(name: String) -> Result<ClusterDetail, UiError> {
+    Ok(state()?.cluster_detail(&name).await?)
 }
 
 #[server]
 pub async fn register_cluster(
     name: String,
     coordinator_url: String,
+    region: String,
     labels: String,
 ) -> Result<ClusterView, UiError> {
     let labels = ringside_api::cluster::parse_labels(&labels).map_err(|e| UiError::Field {
@@ -35,7 +39,20 @@ pub async fn register_cluster(
     let new = ringside_api::NewCluster {
         name: name.trim().to_string(),
         coordinator_url,
+        region,
         labels,
+        ..Default::default()
     };
     Ok(state()?.register_cluster(new).await?)
+}
+
+/// A chart of the cluster's history (the fleet's when `cluster` is none),
+/// drawn as SVG.
+#[server]
+pub async fn chart(
+    cluster: Option<String>,
+    metric: ChartMetric,
+    range: ChartRange,
+) -> Result<String, UiError> {
+    Ok(state()?.chart(cluster.as_deref(), metric, range).await?)
 }

@@ -1,7 +1,7 @@
 // Starts the real binaries for a browser test: processes on free loopback
 // ports, each with its own temporary directory, stopped when the test ends.
 import { ChildProcess, spawn } from "node:child_process";
-import { mkdtempSync, openSync } from "node:fs";
+import { mkdirSync, mkdtempSync, openSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -58,20 +58,58 @@ async function startDaemon(name: string, command: string, args: string[], url: s
 
 export const workDir = () => mkdtempSync(join(tmpdir(), "ringside-e2e-"));
 
-export async function startCoordinator(name: string, dir: string): Promise<Daemon> {
-  const port = await freePort();
+// Properties every process of one test cluster shares.
+function clusterSets(name: string, dir: string, port: number): string[] {
+  const ufs = join(dir, name, "ufs");
+  mkdirSync(ufs, { recursive: true });
+  return [
+    "--set", `ringside.cluster.name=${name}`,
+    "--set", `ringside.coordinator.address=http://127.0.0.1:${port}`,
+    "--set", `ringside.ufs.root=${ufs}`,
+    "--set", "ringside.worker.pagestore.size=16MiB",
+    "--set", "ringside.worker.pagestore.reserved.size=4MiB",
+    "--set", "ringside.worker.heartbeat.interval=200ms",
+    "--set", "ringside.worker.failure.detection.timeout=2s",
+  ];
+}
+
+// A coordinator; given the port of an earlier one, it restarts that
+// cluster (same port, same metastore).
+export async function startCoordinator(name: string, dir: string, port?: number): Promise<Daemon> {
+  port ??= await freePort();
   return startDaemon(
     `coordinator ${name}`,
     join(binDir, "ringside"),
     [
-      "--set", `ringside.cluster.name=${name}`,
+      ...clusterSets(name, dir, port),
       "--set", "ringside.coordinator.bind.host=127.0.0.1",
       "--set", `ringside.coordinator.port=${port}`,
       "--set", `ringside.coordinator.metastore.dir=${join(dir, name, "metastore")}`,
       "process", "start", "coordinator",
     ],
     `http://127.0.0.1:${port}`,
-    join(dir, `coordinator-${name}.log`),
+    join(dir, `coordinator-${name}-${Date.now()}.log`),
+  );
+}
+
+export async function startWorker(cluster: string, coordinator: Daemon, worker: string, dir: string): Promise<Daemon> {
+  const port = await freePort();
+  const s3 = await freePort();
+  const home = join(dir, cluster, worker);
+  return startDaemon(
+    `worker ${worker}`,
+    join(binDir, "ringside"),
+    [
+      ...clusterSets(cluster, dir, Number(new URL(coordinator.url).port)),
+      "--set", "ringside.worker.bind.host=127.0.0.1",
+      "--set", `ringside.worker.port=${port}`,
+      "--set", `ringside.worker.s3.port=${s3}`,
+      "--set", `ringside.worker.pagestore.dir=${join(home, "pages")}`,
+      "--set", `ringside.worker.identity.uuid.file.path=${join(home, "identity")}`,
+      "process", "start", "worker",
+    ],
+    `http://127.0.0.1:${port}`,
+    join(dir, `worker-${cluster}-${worker}.log`),
   );
 }
 

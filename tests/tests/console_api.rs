@@ -4,8 +4,8 @@
 use std::time::Duration;
 
 use reqwest::{StatusCode, blocking::Client};
-use ringside_api::{ClusterView, ErrorBody, Reachability};
-use ringside_tests::{eventually, start_console, start_coordinator};
+use ringside_api::{ClusterDetail, ClusterView, ErrorBody, Health};
+use ringside_tests::{cluster::Cluster, eventually, start_console};
 use serde_json::json;
 
 fn clusters(client: &Client, console: &str) -> Vec<ClusterView> {
@@ -41,57 +41,137 @@ fn post_raw(
 }
 
 #[test]
-fn register_list_and_watch_a_real_coordinator() {
+fn register_watch_edit_and_remove_a_real_cluster() {
+    let (cluster, mut workers) = Cluster::start_with("alpha", &["w1", "w2"], &[], |ufs| {
+        std::fs::write(ufs.join("data.bin"), vec![7u8; 300 * 1024]).unwrap();
+    });
     let dir = tempfile::tempdir().unwrap();
-    let coordinator = start_coordinator("alpha", dir.path());
     let console = start_console(dir.path(), "300ms", None);
     let client = Client::new();
+    let coordinator = &cluster.coordinator.url;
 
     let response = client
         .post(format!("{}/api/v1/clusters", console.url))
         .json(&json!({
             "name": "alpha",
-            "coordinator_url": format!("{}/", coordinator.url),
-            "labels": {"region": "eu"}
+            "coordinator_url": format!("{coordinator}/"),
+            "labels": {"team": "ml"},
+            "region": "eu-west-1",
+            "access_token": "tok-s3cr3t-value"
         }))
         .send()
         .unwrap();
     assert_eq!(response.status(), StatusCode::CREATED);
-    let created: ClusterView = response.json().unwrap();
+    let text = response.text().unwrap();
+    assert!(
+        !text.contains("tok-s3cr3t-value"),
+        "the token is never shown: {text}"
+    );
+    let created: ClusterView = serde_json::from_str(&text).unwrap();
     assert_eq!(
-        created.cluster.coordinator_url, coordinator.url,
+        created.cluster.coordinator_url, *coordinator,
         "trailing slash is dropped"
     );
+    assert!(created.cluster.has_access_token);
+    assert_eq!(created.cluster.region, "eu-west-1");
 
-    let listed = clusters(&client, &console.url);
-    assert_eq!(listed.len(), 1);
-    assert_eq!(listed[0].cluster.labels["region"], "eu");
-
+    // Ready, with the members, capacity and ring the coordinator reports.
     assert!(
-        eventually(Duration::from_secs(10), || {
-            clusters(&client, &console.url)[0].status.state == Reachability::Up
+        eventually(Duration::from_secs(15), || {
+            let s = &clusters(&client, &console.url)[0].status;
+            s.health == Health::Ready && s.workers_online == 2 && s.capacity_bytes > 0
         }),
-        "the registered coordinator never showed as up"
+        "the cluster never showed as ready: {:?}",
+        clusters(&client, &console.url)[0].status
     );
-    let up = &clusters(&client, &console.url)[0].status;
-    assert_eq!(up.version.as_deref(), Some(env!("CARGO_PKG_VERSION")));
+    let up = detail(&client, &console.url, "alpha");
+    assert_eq!(up.workers.len(), 2);
+    assert_eq!(up.ring.as_ref().map(|r| r.members.len()), Some(2));
+    assert_eq!(
+        up.view.status.version.as_deref(),
+        Some(env!("CARGO_PKG_VERSION"))
+    );
 
+    // Reads through the cache show up as a hit ratio of the last poll
+    // interval: a miss, then hits, read on until a poll has seen them.
+    assert!(
+        eventually(Duration::from_secs(15), || {
+            assert!(cluster.cli(&["fs", "cat", "/data.bin"]).status.success());
+            clusters(&client, &console.url)[0]
+                .status
+                .hit_ratio
+                .is_some_and(|r| r > 0.0 && r <= 1.0)
+        }),
+        "reads never showed as a hit ratio"
+    );
+
+    // The token is sealed at rest: not in the database file in the clear.
+    let db = std::fs::read(dir.path().join("console/console.db")).unwrap_or_default();
+    let wal = std::fs::read(dir.path().join("console/console.db-wal")).unwrap_or_default();
+    for bytes in [&db, &wal] {
+        assert!(
+            !bytes.windows(16).any(|w| w == b"tok-s3cr3t-value"),
+            "the token is stored in the clear"
+        );
+    }
+    assert!(dir.path().join("console/secret.key").exists());
+
+    // A dead worker degrades the cluster, saying why.
+    workers[1].kill();
+    assert!(
+        eventually(Duration::from_secs(20), || {
+            let s = &clusters(&client, &console.url)[0].status;
+            s.health == Health::Degraded
+                && s.reasons
+                    .iter()
+                    .any(|r| r.contains("1 of 2 workers OFFLINE"))
+        }),
+        "a dead worker never degraded the cluster: {:?}",
+        clusters(&client, &console.url)[0].status
+    );
+
+    // An edit changes what it names and keeps the rest.
+    let edited = client
+        .patch(format!("{}/api/v1/clusters/alpha", console.url))
+        .json(&json!({"region": "us-east-1", "access_token": ""}))
+        .send()
+        .unwrap();
+    assert_eq!(edited.status(), StatusCode::OK);
+    let edited: ClusterView = edited.json().unwrap();
+    assert_eq!(edited.cluster.region, "us-east-1");
+    assert!(
+        !edited.cluster.has_access_token,
+        "an empty token removes it"
+    );
+    assert_eq!(edited.cluster.labels["team"], "ml");
+    let bad = client
+        .patch(format!("{}/api/v1/clusters/alpha", console.url))
+        .json(&json!({"ca_certificate": "not a certificate"}))
+        .send()
+        .unwrap();
+    assert_eq!(bad.status(), StatusCode::BAD_REQUEST);
+    let body: ErrorBody = bad.json().unwrap();
+    assert_eq!(body.error.field.as_deref(), Some("ca_certificate"));
+    let missing = client
+        .patch(format!("{}/api/v1/clusters/nope", console.url))
+        .json(&json!({"region": "x"}))
+        .send()
+        .unwrap();
+    assert_eq!(missing.status(), StatusCode::NOT_FOUND);
+
+    // A stopped coordinator is unreachable, the last known version kept.
+    let Cluster { coordinator, .. } = cluster;
     coordinator.stop();
     assert!(
         eventually(Duration::from_secs(10), || {
             let status = &clusters(&client, &console.url)[0].status;
-            status.state == Reachability::Unreachable && status.last_error.is_some()
+            status.health == Health::Unreachable && status.last_error.is_some()
         }),
         "a stopped coordinator never showed as unreachable"
     );
-
-    let one: ClusterView = client
-        .get(format!("{}/api/v1/clusters/alpha", console.url))
-        .send()
-        .unwrap()
-        .json()
-        .unwrap();
-    assert_eq!(one.cluster.name, "alpha");
+    let down = detail(&client, &console.url, "alpha");
+    assert_eq!(down.workers.len(), 2, "what was known stays");
+    assert!(down.view.status.failures >= 1);
 
     let gone = client
         .delete(format!("{}/api/v1/clusters/alpha", console.url))
@@ -99,6 +179,15 @@ fn register_list_and_watch_a_real_coordinator() {
         .unwrap();
     assert_eq!(gone.status(), StatusCode::NO_CONTENT);
     assert!(clusters(&client, &console.url).is_empty());
+}
+
+fn detail(client: &Client, console: &str, name: &str) -> ClusterDetail {
+    client
+        .get(format!("{console}/api/v1/clusters/{name}"))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap()
 }
 
 /// One bad request and the answer it must get.
@@ -167,6 +256,20 @@ fn bad_input_gets_a_json_4xx_and_changes_nothing() {
             StatusCode::BAD_REQUEST,
             "not a valid cluster name",
             Some("name"),
+        ),
+        json_case(
+            "bad token",
+            json!({"name": "two", "coordinator_url": "http://h:1", "access_token": "a b"}),
+            StatusCode::BAD_REQUEST,
+            "visible ASCII",
+            Some("access_token"),
+        ),
+        json_case(
+            "bad certificate",
+            json!({"name": "two", "coordinator_url": "http://h:1", "ca_certificate": "-----BEGIN CERTIFICATE-----\nnot base64!\n-----END CERTIFICATE-----"}),
+            StatusCode::BAD_REQUEST,
+            "expected a PEM",
+            Some("ca_certificate"),
         ),
         json_case(
             "unknown field",

@@ -1,17 +1,26 @@
-//! The fleet page: every registered cluster and whether it is up, plus the
-//! form that registers another.
+//! The fleet page: summary cards, every registered cluster in a table that
+//! sorts, filters and pages in the browser, fleet-wide charts, and the form
+//! that registers another cluster.
 
 use leptos::{form::ActionForm, prelude::*};
 use leptos_meta::Title;
-use leptos_router::components::A;
-use ringside_api::{ClusterView, cluster::format_labels};
+use leptos_router::{components::A, hooks::use_query_map};
+use ringside_api::{
+    ClusterView, Health,
+    cluster::format_labels,
+    metrics::{ChartMetric, ChartRange},
+};
 
-use super::{StateBadge, refresh_ticker};
+use super::{Bar, Chart, HealthBadge, RangePicker, refresh_ticker};
 use crate::{
     error::UiError,
+    fleet_query::{FleetQuery, SortKey, summarize},
     format,
     server::{RegisterCluster, list_clusters},
 };
+
+/// Rows per page of the fleet table.
+const PAGE_SIZE: usize = 25;
 
 #[component]
 pub fn FleetPage() -> impl IntoView {
@@ -21,38 +30,142 @@ pub fn FleetPage() -> impl IntoView {
         move || (tick.get(), register.version().get()),
         |_| list_clusters(),
     );
-    let filter = RwSignal::new(String::new());
+    let query = use_query_map();
+    // The address sets where the table starts; from then on the controls
+    // own the state, so typing does not reload the page.
+    let parsed = FleetQuery::parse(|k| query.read_untracked().get(k));
+    let notices = parsed.notices.clone();
+    let state = RwSignal::new(parsed);
+    let range = RwSignal::new(ChartRange::Hour);
 
     view! {
         <Title text="Fleet"/>
-        <div class="mb-4 flex flex-wrap items-end justify-between gap-4">
-            <div>
-                <h1 class="text-2xl font-semibold">"Fleet"</h1>
-                <p class="text-sm text-slate-600">"Every registered cluster, polled continuously."</p>
-            </div>
-            <input
-                type="search"
-                data-testid="fleet-filter"
-                placeholder="Filter by name, URL or label"
-                class="w-72 rounded-md border border-slate-300 px-3 py-1.5 text-sm shadow-sm focus:border-sky-500 focus:outline-none"
-                prop:value=move || filter.get()
-                on:input=move |ev| filter.set(event_target_value(&ev))
-            />
+        <div class="mb-4">
+            <h1 class="text-2xl font-semibold">"Fleet"</h1>
+            <p class="text-sm text-slate-600">"Every registered cluster, polled continuously."</p>
         </div>
+        {(!notices.is_empty()).then(|| view! {
+            <ul data-testid="query-notice" class="mb-4 rounded-md border border-amber-200 bg-amber-50 p-3 text-sm text-amber-900">
+                {notices.into_iter().map(|n| view! { <li>{n}</li> }).collect_view()}
+            </ul>
+        })}
+        // The filters stay outside the part each refresh draws anew, so
+        // typing in them never loses focus.
+        <Transition fallback=|| ()>
+            {move || Suspend::new(async move {
+                clusters.await.ok().map(|list| view! { <SummaryCards clusters=list/> })
+            })}
+        </Transition>
+        <Filters state/>
         <Transition fallback=|| view! { <p class="text-slate-500">"Loading clusters…"</p> }>
             {move || Suspend::new(async move {
                 match clusters.await {
-                    Ok(list) => view! { <FleetTable clusters=list filter/> }.into_any(),
+                    Ok(list) => view! { <FleetTable clusters=list state/> }.into_any(),
                     Err(e) => view! { <ErrorNote error=e/> }.into_any(),
                 }
             })}
         </Transition>
+        <section class="mt-8">
+            <div class="mb-2 flex items-center justify-between">
+                <h2 class="text-lg font-semibold">"Fleet history"</h2>
+                <RangePicker range/>
+            </div>
+            <div class="grid grid-cols-1 gap-4 lg:grid-cols-2">
+                {ChartMetric::ALL
+                    .into_iter()
+                    .map(|metric| view! { <Chart cluster=None metric range=range.into() tick/> })
+                    .collect_view()}
+            </div>
+        </section>
         <RegisterForm action=register/>
     }
 }
 
 #[component]
-fn FleetTable(clusters: Vec<ClusterView>, filter: RwSignal<String>) -> impl IntoView {
+fn SummaryCards(clusters: Vec<ClusterView>) -> impl IntoView {
+    let s = summarize(&clusters);
+    let by_health = Health::ALL
+        .into_iter()
+        .map(|h| {
+            let n = s.by_health.iter().find(|(k, _)| *k == h).map_or(0, |(_, n)| *n);
+            view! {
+                <span class="mr-3 inline-flex items-center gap-1" data-testid=format!("summary-{}", h.label())>
+                    <HealthBadge health=h/>
+                    <span class="font-semibold">{n}</span>
+                </span>
+            }
+        })
+        .collect_view();
+    view! {
+        <div class="mb-6 grid grid-cols-1 gap-4 md:grid-cols-2 xl:grid-cols-4" data-testid="summary">
+            <Card title="Clusters by health">
+                <div class="mt-1 text-sm">{by_health}</div>
+            </Card>
+            <Card title="Cache capacity">
+                <p class="text-xl font-semibold" data-testid="summary-capacity">
+                    {format::bytes(s.used_bytes)} " of " {format::bytes(s.capacity_bytes)}
+                </p>
+                <Bar fraction=format::fraction(s.used_bytes, s.capacity_bytes)/>
+            </Card>
+            <Card title="Fleet hit ratio (last poll)">
+                <p class="text-xl font-semibold" data-testid="summary-hit-ratio">{format::percent(s.hit_ratio)}</p>
+            </Card>
+            <Card title="Running jobs">
+                <p class="text-xl font-semibold" data-testid="summary-jobs">{s.running_jobs}</p>
+            </Card>
+        </div>
+    }
+}
+
+#[component]
+fn Card(title: &'static str, children: Children) -> impl IntoView {
+    view! {
+        <div class="rounded-lg border border-slate-200 bg-white p-4 shadow-sm">
+            <h3 class="text-xs font-semibold uppercase tracking-wide text-slate-500">{title}</h3>
+            {children()}
+        </div>
+    }
+}
+
+#[component]
+fn Filters(state: RwSignal<FleetQuery>) -> impl IntoView {
+    view! {
+        <div class="mb-3 flex flex-wrap items-end gap-3">
+            <input
+                type="search"
+                data-testid="fleet-filter"
+                placeholder="Filter by name, URL, region or label"
+                class="w-72 rounded-md border border-slate-300 px-3 py-1.5 text-sm shadow-sm focus:border-sky-500 focus:outline-none"
+                prop:value=move || state.read().text.clone()
+                on:input=move |ev| state.update(|s| { s.text = event_target_value(&ev); s.page = 0; })
+            />
+            <input
+                type="text"
+                data-testid="fleet-label"
+                placeholder="label: key=value"
+                class="w-48 rounded-md border border-slate-300 px-3 py-1.5 text-sm shadow-sm focus:border-sky-500 focus:outline-none"
+                prop:value=move || state.read().label_text()
+                on:input=move |ev| state.update(|s| { s.set_label(&event_target_value(&ev)); s.page = 0; })
+            />
+            <select
+                data-testid="fleet-health"
+                class="rounded-md border border-slate-300 px-2 py-1.5 text-sm shadow-sm"
+                on:change=move |ev| state.update(|s| { s.health = Health::parse(&event_target_value(&ev)); s.page = 0; })
+            >
+                <option value="" selected=move || state.read().health.is_none()>"any health"</option>
+                {Health::ALL
+                    .into_iter()
+                    .map(|h| view! {
+                        <option value=h.label() selected=move || state.read().health == Some(h)>{h.label()}</option>
+                    })
+                    .collect_view()}
+            </select>
+        </div>
+    }
+}
+
+#[component]
+fn FleetTable(clusters: Vec<ClusterView>, state: RwSignal<FleetQuery>) -> impl IntoView {
     if clusters.is_empty() {
         return view! {
             <p data-testid="fleet-empty" class="rounded-md border border-dashed border-slate-300 p-6 text-center text-slate-600">
@@ -62,79 +175,151 @@ fn FleetTable(clusters: Vec<ClusterView>, filter: RwSignal<String>) -> impl Into
         .into_any();
     }
     let total = clusters.len();
-    let haystacks: Vec<String> = clusters.iter().map(searchable).collect();
-    let shown = {
-        let haystacks = haystacks.clone();
-        move || {
-            let needle = filter.get().to_lowercase();
-            haystacks
-                .iter()
-                .filter(|h| h.contains(needle.trim()))
-                .count()
-        }
+    // Reference-counted rather than owned by this drawing of the table: a
+    // refresh draws it anew while handlers of the old one may still run.
+    let shown = ArcMemo::new(move |_| state.read().apply(&clusters));
+    let pages = {
+        let shown = shown.clone();
+        move || shown.read().len().div_ceil(PAGE_SIZE).max(1)
     };
-    let rows = clusters
-        .into_iter()
-        .zip(haystacks)
-        .map(|(view, haystack)| {
-            let hidden = move || !haystack.contains(filter.get().to_lowercase().trim());
-            view! { <ClusterRow view hidden=Signal::derive(hidden)/> }
-        })
-        .collect_view();
+    let page = {
+        let pages = pages.clone();
+        move || state.read().page.min(pages() - 1)
+    };
+    let count = {
+        let shown = shown.clone();
+        move || format!("{} of {total} clusters shown", shown.read().len())
+    };
+    let at_start = {
+        let page = page.clone();
+        move || page() == 0
+    };
+    let at_end = {
+        let (page, pages) = (page.clone(), pages.clone());
+        move || page() + 1 >= pages()
+    };
+    let label = {
+        let (page, pages) = (page.clone(), pages.clone());
+        move || format!("page {} of {}", page() + 1, pages())
+    };
+    let last = {
+        let shown = shown.clone();
+        move || shown.with_untracked(|s| s.len().div_ceil(PAGE_SIZE).max(1)) - 1
+    };
+    let rows = move || {
+        let start = page() * PAGE_SIZE;
+        shown
+            .read()
+            .iter()
+            .skip(start)
+            .take(PAGE_SIZE)
+            .cloned()
+            .map(|view| view! { <ClusterRow view/> })
+            .collect_view()
+    };
     view! {
         <div class="overflow-x-auto rounded-lg border border-slate-200 bg-white shadow-sm">
             <table class="min-w-full divide-y divide-slate-200 text-sm" data-testid="fleet-table">
                 <thead class="bg-slate-50 text-left text-xs font-semibold uppercase tracking-wide text-slate-600">
                     <tr>
-                        <th class="px-4 py-2">"Cluster"</th>
-                        <th class="px-4 py-2">"Status"</th>
-                        <th class="px-4 py-2">"Version"</th>
-                        <th class="px-4 py-2">"Coordinator"</th>
-                        <th class="px-4 py-2">"Labels"</th>
+                        <SortHeader state key=SortKey::Name label="Cluster"/>
+                        <SortHeader state key=SortKey::Region label="Region"/>
+                        <th class="px-3 py-2">"Labels"</th>
+                        <SortHeader state key=SortKey::Health label="Health"/>
+                        <SortHeader state key=SortKey::Version label="Version"/>
+                        <SortHeader state key=SortKey::Workers label="Workers"/>
+                        <SortHeader state key=SortKey::Used label="Cache used"/>
+                        <SortHeader state key=SortKey::HitRatio label="Hit ratio"/>
+                        <SortHeader state key=SortKey::Jobs label="Jobs"/>
                     </tr>
                 </thead>
                 <tbody class="divide-y divide-slate-100">{rows}</tbody>
             </table>
         </div>
-        <p class="mt-2 text-xs text-slate-500" data-testid="fleet-count">
-            {move || format!("{} of {total} clusters shown", shown())}
-        </p>
+        <div class="mt-2 flex items-center justify-between text-xs text-slate-500">
+            <p data-testid="fleet-count">{count}</p>
+            <div class="flex items-center gap-2" data-testid="fleet-pages">
+                <button
+                    type="button"
+                    class="rounded border border-slate-300 px-2 py-0.5 disabled:opacity-40"
+                    disabled=at_start
+                    on:click=move |_| state.update(|s| s.page = s.page.saturating_sub(1))
+                >"‹ Prev"</button>
+                <span data-testid="fleet-page">{label}</span>
+                <button
+                    type="button"
+                    class="rounded border border-slate-300 px-2 py-0.5 disabled:opacity-40"
+                    disabled=at_end
+                    on:click=move |_| {
+                        let last = last();
+                        state.update(|s| s.page = (s.page + 1).min(last));
+                    }
+                >"Next ›"</button>
+            </div>
+        </div>
     }
     .into_any()
 }
 
+/// A column header that sorts by its column; a second click reverses.
 #[component]
-fn ClusterRow(view: ClusterView, hidden: Signal<bool>) -> impl IntoView {
-    let ClusterView { cluster, status } = view;
-    let href = format!("/clusters/{}", cluster.name);
-    let detail = status.last_error.clone().unwrap_or_default();
-    let name = cluster.name.clone();
+fn SortHeader(state: RwSignal<FleetQuery>, key: SortKey, label: &'static str) -> impl IntoView {
+    let arrow = move || {
+        let s = state.read();
+        match (s.sort == key, s.descending) {
+            (false, _) => "",
+            (true, false) => " ▲",
+            (true, true) => " ▼",
+        }
+    };
     view! {
-        <tr data-testid="cluster-row" data-cluster=name class:hidden=move || hidden.get()>
-            <td class="px-4 py-2 font-medium">
-                <A href=href attr:class="text-sky-700 hover:underline">{cluster.name}</A>
-            </td>
-            <td class="px-4 py-2" title=detail>
-                <StateBadge state=status.state/>
-                <span class="ml-2 text-xs text-slate-500">{format::status_line(&status)}</span>
-            </td>
-            <td class="px-4 py-2 font-mono text-xs">{status.version.clone().unwrap_or_else(|| "—".into())}</td>
-            <td class="px-4 py-2 font-mono text-xs">{cluster.coordinator_url.clone()}</td>
-            <td class="px-4 py-2 text-xs text-slate-600">{format_labels(&cluster.labels)}</td>
-        </tr>
+        <th class="px-3 py-2">
+            <button
+                type="button"
+                data-testid=format!("sort-{}", key.key())
+                class="uppercase tracking-wide hover:text-slate-900"
+                on:click=move |_| state.update(|s| s.sort_by(key))
+            >
+                {label}{arrow}
+            </button>
+        </th>
     }
 }
 
-/// What a filter matches against: name, URL and labels.
-fn searchable(view: &ClusterView) -> String {
-    let c = &view.cluster;
-    format!(
-        "{} {} {}",
-        c.name,
-        c.coordinator_url,
-        format_labels(&c.labels)
-    )
-    .to_lowercase()
+#[component]
+fn ClusterRow(view: ClusterView) -> impl IntoView {
+    let ClusterView { cluster, status } = view;
+    let href = format!("/clusters/{}", cluster.name);
+    let detail = status
+        .last_error
+        .clone()
+        .unwrap_or_else(|| status.reasons.join("; "));
+    let reasons = status.reasons.join("; ");
+    let used = format::fraction(status.used_bytes, status.capacity_bytes);
+    let name = cluster.name.clone();
+    view! {
+        <tr data-testid="cluster-row" data-cluster=cluster.name.clone()>
+            <td class="px-3 py-2 font-medium">
+                <A href=href attr:class="text-sky-700 hover:underline">{name}</A>
+            </td>
+            <td class="px-3 py-2 text-xs">{if cluster.region.is_empty() { "—".to_string() } else { cluster.region.clone() }}</td>
+            <td class="px-3 py-2 text-xs text-slate-600">{format_labels(&cluster.labels)}</td>
+            <td class="px-3 py-2" title=detail>
+                <HealthBadge health=status.health/>
+                <p class="mt-0.5 max-w-xs truncate text-xs text-slate-500" data-testid="cluster-reasons">{reasons}</p>
+            </td>
+            <td class="px-3 py-2 font-mono text-xs">{status.version.clone().unwrap_or_else(|| "—".into())}</td>
+            <td class="px-3 py-2 text-xs" data-testid="cluster-workers">{format!("{}/{}", status.workers_online, status.workers_total)}</td>
+            <td class="px-3 py-2 text-xs">
+                <div class="w-32">
+                    <Bar fraction=used/>
+                    <span class="text-slate-600">{format!("{} / {}", format::bytes(status.used_bytes), format::bytes(status.capacity_bytes))}</span>
+                </div>
+            </td>
+            <td class="px-3 py-2 text-xs" data-testid="cluster-hit-ratio">{format::percent(status.hit_ratio)}</td>
+            <td class="px-3 py-2 text-xs">{status.running_jobs}</td>
+        </tr>
+    }
 }
 
 #[component]
@@ -165,7 +350,8 @@ fn RegisterForm(action: ServerAction<RegisterCluster>) -> impl IntoView {
                     placeholder="http://10.0.0.5:19999"
                     error=field_error("coordinator_url")
                 />
-                <FormField label="Labels" name="labels" placeholder="region=eu, team=ml" error=field_error("labels")/>
+                <FormField label="Region" name="region" placeholder="eu-west-1" error=field_error("region")/>
+                <FormField label="Labels" name="labels" placeholder="env=prod, team=ml" error=field_error("labels")/>
                 <div class="flex items-center gap-3">
                     <button
                         type="submit"

@@ -23,18 +23,83 @@ pub fn refresh_ticker() -> RwSignal<u64> {
     tick
 }
 
-/// A state badge: `up`, `unreachable` or `unknown`.
+/// A health badge: `ready`, `degraded`, `unreachable` or `unknown`.
 #[component]
-pub fn StateBadge(state: ringside_api::Reachability) -> impl IntoView {
+pub fn HealthBadge(health: ringside_api::Health) -> impl IntoView {
     view! {
         <span
             data-testid="cluster-state"
             class=format!(
                 "inline-flex items-center rounded-md px-2 py-0.5 text-xs font-medium ring-1 ring-inset {}",
-                crate::format::badge_class(state),
+                crate::format::badge_class(health),
             )
         >
-            {state.label()}
+            {health.label()}
         </span>
+    }
+}
+
+/// A horizontal bar filled to `fraction` (0..=1), for capacity, shares
+/// and progress.
+#[component]
+pub fn Bar(fraction: f64, #[prop(default = "bg-sky-600")] color: &'static str) -> impl IntoView {
+    let width = format!("width: {:.2}%", fraction.clamp(0.0, 1.0) * 100.0);
+    view! {
+        <div class="h-2 w-full min-w-16 overflow-hidden rounded bg-slate-200">
+            <div class=format!("h-2 rounded {color}") style=width></div>
+        </div>
+    }
+}
+
+/// A chart the server drew as SVG, refreshed with the page.
+#[component]
+pub fn Chart(
+    /// The cluster, or none for the whole fleet.
+    cluster: Option<String>,
+    metric: ringside_api::metrics::ChartMetric,
+    range: Signal<ringside_api::metrics::ChartRange>,
+    tick: RwSignal<u64>,
+) -> impl IntoView {
+    let svg = Resource::new(
+        move || (cluster.clone(), range.get(), tick.get()),
+        move |(cluster, range, _)| crate::server::chart(cluster, metric, range),
+    );
+    view! {
+        <figure class="rounded-lg border border-slate-200 bg-white p-2 shadow-sm" data-testid="chart" data-metric=metric.key()>
+            <Transition fallback=|| view! { <div class="h-48 animate-pulse rounded bg-slate-100"></div> }>
+                {move || Suspend::new(async move {
+                    match svg.await {
+                        Ok(svg) => view! { <div class="[&>svg]:h-auto [&>svg]:w-full" inner_html=svg></div> }.into_any(),
+                        Err(e) => view! { <p class="p-4 text-sm text-rose-700">{e.to_string()}</p> }.into_any(),
+                    }
+                })}
+            </Transition>
+        </figure>
+    }
+}
+
+/// The time-range choice above a set of charts.
+#[component]
+pub fn RangePicker(range: RwSignal<ringside_api::metrics::ChartRange>) -> impl IntoView {
+    use ringside_api::metrics::ChartRange;
+    view! {
+        <div class="inline-flex rounded-md shadow-sm" role="group" data-testid="range-picker">
+            {ChartRange::ALL
+                .into_iter()
+                .map(|r| view! {
+                    <button
+                        type="button"
+                        data-range=r.key()
+                        class="border border-slate-300 px-3 py-1 text-xs first:rounded-l-md last:rounded-r-md"
+                        class=("bg-sky-700", move || range.get() == r)
+                        class=("text-white", move || range.get() == r)
+                        class=("bg-white", move || range.get() != r)
+                        on:click=move |_| range.set(r)
+                    >
+                        {r.label()}
+                    </button>
+                })
+                .collect_view()}
+        </div>
     }
 }
