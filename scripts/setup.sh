@@ -35,6 +35,7 @@ command -v psql >/dev/null || missing+=(postgresql-client)
 command -v etcd >/dev/null || missing+=(etcd-server)
 command -v promtool >/dev/null || missing+=(prometheus)
 command -v curl >/dev/null || missing+=(curl)
+command -v wrk >/dev/null || missing+=(wrk) # the console's page benchmark (bench/fleet.py)
 command -v protoc >/dev/null || missing+=(protobuf-compiler) # etcd-client compiles etcd's protos
 if [ ${#missing[@]} -gt 0 ]; then
   step "installing Debian packages: ${missing[*]}"

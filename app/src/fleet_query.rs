@@ -5,9 +5,13 @@
 use std::cmp::Ordering;
 
 use ringside_api::{ClusterView, Health, cluster::format_labels};
+use serde::{Deserialize, Serialize};
+
+/// Rows per page of the fleet table.
+pub const PAGE_SIZE: usize = 25;
 
 /// A column the fleet table sorts by.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub enum SortKey {
     #[default]
     Name,
@@ -67,7 +71,7 @@ impl SortKey {
 }
 
 /// The table's filter, sort and page.
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct FleetQuery {
     /// Matched against name, URL, region and labels, case-insensitively.
     pub text: String,
@@ -79,6 +83,7 @@ pub struct FleetQuery {
     /// From 0.
     pub page: usize,
     /// Parameters of the address that were ignored, and why.
+    #[serde(skip)]
     pub notices: Vec<String>,
 }
 
@@ -195,8 +200,45 @@ impl FleetQuery {
     }
 }
 
+/// One page of the fleet table, as the server cuts it: a fleet of a
+/// thousand clusters sends 25 rows to the browser, not a thousand.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct FleetPage {
+    pub summary: Summary,
+    pub rows: Vec<ClusterView>,
+    /// Clusters registered.
+    pub total: usize,
+    /// Clusters that pass the filter.
+    pub shown: usize,
+    /// The page shown, from 0, and how many there are.
+    pub page: usize,
+    pub pages: usize,
+}
+
+impl FleetQuery {
+    /// The page of the table this query asks for, with the summary of the
+    /// whole fleet.
+    pub fn page_of(&self, clusters: &[ClusterView]) -> FleetPage {
+        let shown = self.apply(clusters);
+        let pages = shown.len().div_ceil(PAGE_SIZE).max(1);
+        let page = self.page.min(pages - 1);
+        FleetPage {
+            summary: summarize(clusters),
+            total: clusters.len(),
+            shown: shown.len(),
+            rows: shown
+                .into_iter()
+                .skip(page * PAGE_SIZE)
+                .take(PAGE_SIZE)
+                .collect(),
+            page,
+            pages,
+        }
+    }
+}
+
 /// The numbers of the fleet page's summary cards.
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Summary {
     pub by_health: Vec<(Health, usize)>,
     pub capacity_bytes: u64,
@@ -232,7 +274,7 @@ pub fn summarize(clusters: &[ClusterView]) -> Summary {
 mod tests {
     use std::collections::{BTreeMap, HashMap};
 
-    use chrono::Utc;
+    use chrono::DateTime;
     use ringside_api::{Cluster, ClusterStatus};
 
     use super::*;
@@ -255,8 +297,8 @@ mod tests {
                 region: region.into(),
                 has_access_token: false,
                 ca_certificate: None,
-                created_at: Utc::now(),
-                updated_at: Utc::now(),
+                created_at: DateTime::UNIX_EPOCH,
+                updated_at: DateTime::UNIX_EPOCH,
             },
             status: ClusterStatus {
                 health,
@@ -330,6 +372,27 @@ mod tests {
         assert_eq!(q.page, 0);
         assert_eq!(q.text, "eu", "the good parameters still apply");
         assert_eq!(parse(&[("page", "3")]).page, 2);
+    }
+
+    #[test]
+    fn pages_are_cut_on_the_server_and_clamped() {
+        let many: Vec<ClusterView> = (0..60)
+            .map(|i| view(&format!("c{i:02}"), "eu", Health::Ready, i, &[]))
+            .collect();
+        let mut q = FleetQuery::default();
+        let first = q.page_of(&many);
+        assert_eq!(
+            (first.rows.len(), first.pages, first.shown, first.total),
+            (25, 3, 60, 60)
+        );
+        q.page = 9;
+        let last = q.page_of(&many);
+        assert_eq!(
+            (last.page, last.rows.len()),
+            (2, 10),
+            "past the end shows the last page"
+        );
+        assert_eq!(last.rows[0].cluster.name, "c50");
     }
 
     #[test]

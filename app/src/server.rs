@@ -20,6 +20,14 @@ pub async fn list_clusters() -> Result<Vec<ClusterView>, UiError> {
     Ok(state()?.list_clusters().await?)
 }
 
+/// One page of the fleet table, filtered and sorted on the server.
+#[server]
+pub async fn fleet_page(
+    query: crate::fleet_query::FleetQuery,
+) -> Result<crate::fleet_query::FleetPage, UiError> {
+    Ok(query.page_of(&state()?.list_clusters().await?))
+}
+
 #[server]
 pub async fn get_cluster(name: String) -> Result<ClusterDetail, UiError> {
     Ok(state()?.cluster_detail(&name).await?)

@@ -241,6 +241,20 @@ pub enum Daemon {
     Coordinator,
     /// A cache worker: page store, read APIs, heartbeats.
     Worker,
+    /// Many coordinators in one process, each with its own metastore and
+    /// port and no workers: a fleet for console tests and benchmarks.
+    /// Prints `NAME URL` for each once all listen.
+    FleetSimulator {
+        /// How many clusters.
+        #[arg(long, default_value_t = 100)]
+        clusters: u32,
+        /// Port of the first cluster; the others follow it.
+        #[arg(long, default_value_t = 40000)]
+        base_port: u16,
+        /// Directory for the clusters' metastores.
+        #[arg(long)]
+        dir: std::path::PathBuf,
+    },
 }
 
 #[derive(Subcommand, Debug)]

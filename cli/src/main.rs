@@ -14,6 +14,8 @@ use clap::Parser;
 async fn main() -> ExitCode {
     let args = args::Cli::parse();
     tracing_subscriber::fmt()
+        // Escape codes only where someone reads a terminal, not in log files.
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr)
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("RINGSIDE_LOG")

@@ -102,8 +102,11 @@ impl FleetStatus {
             .is_none_or(|next| next <= now)
     }
 
-    /// A poll that reached the coordinator.
-    fn record_up(&self, name: &str, poll: Poll, now: DateTime<Utc>, config: &PollerConfig) {
+    /// A poll that reached the coordinator, answered at `now` in the round
+    /// that started at `round`. The next poll is scheduled from the round's
+    /// start, so the next round, an interval later, finds it due.
+    fn record_up(&self, name: &str, poll: Poll, at: When, config: &PollerConfig) {
+        let now = at.now;
         let mut map = self.write();
         let snapshot = map.entry(name.to_string()).or_default();
         let previous = snapshot.status.checked_at;
@@ -121,7 +124,7 @@ impl FleetStatus {
         transition(status, health, now);
         status.reasons = reasons;
         status.checked_at = Some(now);
-        status.next_check_at = Some(now + chrono_duration(config.interval));
+        status.next_check_at = Some(at.round + chrono_duration(config.interval));
         status.failures = 0;
         status.version = Some(poll.info.version);
         status.cluster_id = Some(poll.info.id);
@@ -159,14 +162,15 @@ impl FleetStatus {
 
     /// A poll that did not reach the coordinator: what was known stays, so
     /// the page still shows the last members and version.
-    fn record_down(&self, name: &str, error: String, now: DateTime<Utc>, config: &PollerConfig) {
+    fn record_down(&self, name: &str, error: String, at: When, config: &PollerConfig) {
+        let now = at.now;
         let mut map = self.write();
         let status = &mut map.entry(name.to_string()).or_default().status;
         transition(status, Health::Unreachable, now);
         status.reasons.clear();
         status.checked_at = Some(now);
         status.failures = status.failures.saturating_add(1);
-        status.next_check_at = Some(now + chrono_duration(backoff(config, status.failures)));
+        status.next_check_at = Some(at.round + chrono_duration(backoff(config, status.failures)));
         status.last_error = Some(error);
         status.hit_ratio = None;
     }
@@ -197,6 +201,13 @@ impl FleetStatus {
     fn write(&self) -> std::sync::RwLockWriteGuard<'_, HashMap<String, Snapshot>> {
         self.inner.write().unwrap_or_else(|e| e.into_inner())
     }
+}
+
+/// When a poll answered, and when the round it belongs to started.
+#[derive(Clone, Copy, Debug)]
+struct When {
+    now: DateTime<Utc>,
+    round: DateTime<Utc>,
 }
 
 fn transition(status: &mut ClusterStatus, health: Health, now: DateTime<Utc>) {
@@ -295,7 +306,15 @@ pub async fn run(store: Store, fleet: FleetStatus, key: SecretKey, config: Polle
                     .filter(|c| fleet.due(&c.cluster.name, now))
                     .map(|c| Target::new(c, &key, &mut clients, config.timeout))
                     .collect();
-                let polled = poll_round(&fleet, due, &config).await;
+                let asked = due.len();
+                let round = std::time::Instant::now();
+                let polled = poll_round(&fleet, due, now, &config).await;
+                tracing::debug!(
+                    clusters = asked,
+                    answered = polled.len(),
+                    elapsed_ms = round.elapsed().as_millis() as u64,
+                    "poll round"
+                );
                 let samples: Vec<(String, Sample)> = polled
                     .into_iter()
                     .filter_map(|(name, at)| fleet.sample(&name, at).map(|s| (name, s)))
@@ -427,20 +446,22 @@ fn keep<T>(errors: &mut Vec<String>, what: &str, part: Result<T, String>) -> Opt
 async fn poll_round(
     fleet: &FleetStatus,
     targets: Vec<Target>,
+    round: DateTime<Utc>,
     config: &PollerConfig,
 ) -> Vec<(String, DateTime<Utc>)> {
     stream::iter(targets)
         .map(|target| async move {
             let outcome = target.poll().await;
             let now = Utc::now();
+            let at = When { now, round };
             match outcome {
                 Ok(poll) => {
-                    fleet.record_up(&target.name, poll, now, config);
+                    fleet.record_up(&target.name, poll, at, config);
                     Some((target.name, now))
                 }
                 Err(error) => {
                     tracing::debug!(cluster = %target.name, %error, "cluster unreachable");
-                    fleet.record_down(&target.name, error, now, config);
+                    fleet.record_down(&target.name, error, at, config);
                     None
                 }
             }
@@ -477,6 +498,10 @@ mod tests {
         }
     }
 
+    fn at(t: DateTime<Utc>) -> When {
+        When { now: t, round: t }
+    }
+
     fn poll(version: &str) -> Poll {
         Poll {
             info: ClusterInfo {
@@ -504,7 +529,7 @@ mod tests {
         let config = config();
         let t0 = Utc::now();
         assert_eq!(fleet.get("a").health, Health::Unknown);
-        fleet.record_up("a", poll("1.2.3"), t0, &config);
+        fleet.record_up("a", poll("1.2.3"), at(t0), &config);
         let first = fleet.get("a");
         assert_eq!(first.health, Health::Degraded, "no workers have joined");
         assert_eq!(first.version.as_deref(), Some("1.2.3"));
@@ -515,11 +540,11 @@ mod tests {
             ufs_read_bytes: 200,
             ..second.metrics.unwrap()
         });
-        fleet.record_up("a", second, t0 + chrono::Duration::seconds(10), &config);
+        fleet.record_up("a", second, at(t0 + chrono::Duration::seconds(10)), &config);
         let again = fleet.get("a");
         assert_eq!(again.since, first.since);
         assert_eq!(again.hit_ratio, Some(0.75));
-        fleet.record_down("a", "connection refused".into(), t0, &config);
+        fleet.record_down("a", "connection refused".into(), at(t0), &config);
         let down = fleet.get("a");
         assert_eq!(down.health, Health::Unreachable);
         assert_eq!(down.last_error.as_deref(), Some("connection refused"));
@@ -540,11 +565,19 @@ mod tests {
         assert_eq!(waits, vec![10, 20, 40, 80, 160, 300, 300, 300]);
         let fleet = FleetStatus::default();
         let t0 = Utc::now();
-        fleet.record_down("a", "refused".into(), t0, &config);
-        fleet.record_down("a", "refused".into(), t0, &config);
+        fleet.record_down("a", "refused".into(), at(t0), &config);
+        fleet.record_down("a", "refused".into(), at(t0), &config);
         assert!(!fleet.due("a", t0 + chrono::Duration::seconds(19)));
         assert!(fleet.due("a", t0 + chrono::Duration::seconds(20)));
         assert!(fleet.due("never-polled", t0));
+        // Scheduled from the round's start: a poll that answers late in its
+        // round is still due when the next round starts an interval later.
+        let late = When {
+            now: t0 + chrono::Duration::seconds(3),
+            round: t0,
+        };
+        fleet.record_up("b", poll("1"), late, &config);
+        assert!(fleet.due("b", t0 + chrono::Duration::seconds(10)));
         assert_eq!(backoff(&config, u32::MAX).as_secs(), 300);
     }
 }

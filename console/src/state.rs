@@ -2,6 +2,11 @@
 //! UI's server functions both call these, so there is one code path per
 //! action, whichever door a request came through.
 
+use std::{
+    sync::{Arc, Mutex},
+    time::{Duration, Instant},
+};
+
 use ringside_api::{ClusterDetail, ClusterPatch, ClusterView, NewCluster};
 use ringside_ring::{Preview, Ring, RingChange, preview};
 
@@ -17,6 +22,38 @@ pub struct AppState {
     pub store: Store,
     pub fleet: FleetStatus,
     key: SecretKey,
+    registry: Registry,
+}
+
+/// How long a read of the registered clusters serves page views before the
+/// database is asked again. This console's own writes clear it at once;
+/// the age bounds how stale another console on the same PostgreSQL can make
+/// it, and keeps a busy fleet page at one registry query a second.
+const REGISTRY_MAX_AGE: Duration = Duration::from_secs(1);
+
+/// The registered clusters as read from the store at an instant.
+type Snapshot = (Instant, Arc<Vec<StoredCluster>>);
+
+/// The registered clusters as last read from the store.
+#[derive(Clone, Debug, Default)]
+struct Registry(Arc<Mutex<Option<Snapshot>>>);
+
+impl Registry {
+    fn fresh(&self) -> Option<Arc<Vec<StoredCluster>>> {
+        let guard = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        guard
+            .as_ref()
+            .filter(|(at, _)| at.elapsed() < REGISTRY_MAX_AGE)
+            .map(|(_, list)| list.clone())
+    }
+
+    fn keep(&self, list: Arc<Vec<StoredCluster>>) {
+        *self.0.lock().unwrap_or_else(|e| e.into_inner()) = Some((Instant::now(), list));
+    }
+
+    fn clear(&self) {
+        *self.0.lock().unwrap_or_else(|e| e.into_inner()) = None;
+    }
 }
 
 impl AppState {
@@ -37,7 +74,12 @@ impl AppState {
             key.clone(),
             config.poller(),
         ));
-        Ok(AppState { store, fleet, key })
+        Ok(AppState {
+            store,
+            fleet,
+            key,
+            registry: Registry::default(),
+        })
     }
 
     fn view(&self, stored: StoredCluster) -> ClusterView {
@@ -48,13 +90,15 @@ impl AppState {
     }
 
     pub async fn list_clusters(&self) -> Result<Vec<ClusterView>, ConsoleError> {
-        Ok(self
-            .store
-            .list_clusters()
-            .await?
-            .into_iter()
-            .map(|c| self.view(c))
-            .collect())
+        let list = match self.registry.fresh() {
+            Some(list) => list,
+            None => {
+                let list = Arc::new(self.store.list_clusters().await?);
+                self.registry.keep(list.clone());
+                list
+            }
+        };
+        Ok(list.iter().cloned().map(|c| self.view(c)).collect())
     }
 
     pub async fn get_cluster(&self, name: &str) -> Result<ClusterView, ConsoleError> {
@@ -104,6 +148,7 @@ impl AppState {
             .as_deref()
             .map(|token| self.key.seal(&new.name, token));
         let cluster = self.store.insert_cluster(&new, sealed).await?;
+        self.registry.clear();
         tracing::info!(cluster = %cluster.name, url = %cluster.coordinator_url, "cluster registered");
         self.fleet.poll_now();
         Ok(ClusterView {
@@ -129,6 +174,7 @@ impl AppState {
             .update_cluster(name, &patch, sealed)
             .await?
             .ok_or_else(|| ConsoleError::NotFound(name.to_string()))?;
+        self.registry.clear();
         tracing::info!(cluster = %name, "cluster updated");
         self.fleet.forget(name);
         self.fleet.poll_now();
@@ -136,7 +182,9 @@ impl AppState {
     }
 
     pub async fn remove_cluster(&self, name: &str) -> Result<(), ConsoleError> {
-        if !self.store.delete_cluster(name).await? {
+        let removed = self.store.delete_cluster(name).await?;
+        self.registry.clear();
+        if !removed {
             return Err(ConsoleError::NotFound(name.to_string()));
         }
         self.store.forget_history(name).await?;

@@ -14,28 +14,25 @@ use ringside_api::{
 use super::{Bar, Chart, HealthBadge, RangePicker, refresh_ticker};
 use crate::{
     error::UiError,
-    fleet_query::{FleetQuery, SortKey, summarize},
+    fleet_query::{FleetPage, FleetQuery, SortKey, Summary},
     format,
-    server::{RegisterCluster, list_clusters},
+    server::{RegisterCluster, fleet_page},
 };
-
-/// Rows per page of the fleet table.
-const PAGE_SIZE: usize = 25;
 
 #[component]
 pub fn FleetPage() -> impl IntoView {
     let register = ServerAction::<RegisterCluster>::new();
     let tick = refresh_ticker();
-    let clusters = Resource::new(
-        move || (tick.get(), register.version().get()),
-        |_| list_clusters(),
-    );
     let query = use_query_map();
     // The address sets where the table starts; from then on the controls
     // own the state, so typing does not reload the page.
     let parsed = FleetQuery::parse(|k| query.read_untracked().get(k));
     let notices = parsed.notices.clone();
     let state = RwSignal::new(parsed);
+    let fleet = Resource::new(
+        move || (tick.get(), register.version().get(), state.get()),
+        |(_, _, query)| fleet_page(query),
+    );
     let range = RwSignal::new(ChartRange::Hour);
 
     view! {
@@ -53,14 +50,14 @@ pub fn FleetPage() -> impl IntoView {
         // typing in them never loses focus.
         <Transition fallback=|| ()>
             {move || Suspend::new(async move {
-                clusters.await.ok().map(|list| view! { <SummaryCards clusters=list/> })
+                fleet.await.ok().map(|page| view! { <SummaryCards summary=page.summary/> })
             })}
         </Transition>
         <Filters state/>
         <Transition fallback=|| view! { <p class="text-slate-500">"Loading clusters…"</p> }>
             {move || Suspend::new(async move {
-                match clusters.await {
-                    Ok(list) => view! { <FleetTable clusters=list state/> }.into_any(),
+                match fleet.await {
+                    Ok(page) => view! { <FleetTable page state/> }.into_any(),
                     Err(e) => view! { <ErrorNote error=e/> }.into_any(),
                 }
             })}
@@ -82,8 +79,8 @@ pub fn FleetPage() -> impl IntoView {
 }
 
 #[component]
-fn SummaryCards(clusters: Vec<ClusterView>) -> impl IntoView {
-    let s = summarize(&clusters);
+fn SummaryCards(summary: Summary) -> impl IntoView {
+    let s = summary;
     let by_health = Health::ALL
         .into_iter()
         .map(|h| {
@@ -165,8 +162,8 @@ fn Filters(state: RwSignal<FleetQuery>) -> impl IntoView {
 }
 
 #[component]
-fn FleetTable(clusters: Vec<ClusterView>, state: RwSignal<FleetQuery>) -> impl IntoView {
-    if clusters.is_empty() {
+fn FleetTable(page: FleetPage, state: RwSignal<FleetQuery>) -> impl IntoView {
+    if page.total == 0 {
         return view! {
             <p data-testid="fleet-empty" class="rounded-md border border-dashed border-slate-300 p-6 text-center text-slate-600">
                 "No clusters registered yet. Register one below."
@@ -174,49 +171,18 @@ fn FleetTable(clusters: Vec<ClusterView>, state: RwSignal<FleetQuery>) -> impl I
         }
         .into_any();
     }
-    let total = clusters.len();
-    // Reference-counted rather than owned by this drawing of the table: a
-    // refresh draws it anew while handlers of the old one may still run.
-    let shown = ArcMemo::new(move |_| state.read().apply(&clusters));
-    let pages = {
-        let shown = shown.clone();
-        move || shown.read().len().div_ceil(PAGE_SIZE).max(1)
-    };
-    let page = {
-        let pages = pages.clone();
-        move || state.read().page.min(pages() - 1)
-    };
-    let count = {
-        let shown = shown.clone();
-        move || format!("{} of {total} clusters shown", shown.read().len())
-    };
-    let at_start = {
-        let page = page.clone();
-        move || page() == 0
-    };
-    let at_end = {
-        let (page, pages) = (page.clone(), pages.clone());
-        move || page() + 1 >= pages()
-    };
-    let label = {
-        let (page, pages) = (page.clone(), pages.clone());
-        move || format!("page {} of {}", page() + 1, pages())
-    };
-    let last = {
-        let shown = shown.clone();
-        move || shown.with_untracked(|s| s.len().div_ceil(PAGE_SIZE).max(1)) - 1
-    };
-    let rows = move || {
-        let start = page() * PAGE_SIZE;
-        shown
-            .read()
-            .iter()
-            .skip(start)
-            .take(PAGE_SIZE)
-            .cloned()
-            .map(|view| view! { <ClusterRow view/> })
-            .collect_view()
-    };
+    let FleetPage {
+        rows,
+        total,
+        shown,
+        page,
+        pages,
+        ..
+    } = page;
+    let rows = rows
+        .into_iter()
+        .map(|view| view! { <ClusterRow view/> })
+        .collect_view();
     view! {
         <div class="overflow-x-auto rounded-lg border border-slate-200 bg-white shadow-sm">
             <table class="min-w-full divide-y divide-slate-200 text-sm" data-testid="fleet-table">
@@ -237,23 +203,20 @@ fn FleetTable(clusters: Vec<ClusterView>, state: RwSignal<FleetQuery>) -> impl I
             </table>
         </div>
         <div class="mt-2 flex items-center justify-between text-xs text-slate-500">
-            <p data-testid="fleet-count">{count}</p>
+            <p data-testid="fleet-count">{format!("{shown} of {total} clusters shown")}</p>
             <div class="flex items-center gap-2" data-testid="fleet-pages">
                 <button
                     type="button"
                     class="rounded border border-slate-300 px-2 py-0.5 disabled:opacity-40"
-                    disabled=at_start
-                    on:click=move |_| state.update(|s| s.page = s.page.saturating_sub(1))
+                    disabled=page == 0
+                    on:click=move |_| state.update(|s| s.page = page.saturating_sub(1))
                 >"‹ Prev"</button>
-                <span data-testid="fleet-page">{label}</span>
+                <span data-testid="fleet-page">{format!("page {} of {pages}", page + 1)}</span>
                 <button
                     type="button"
                     class="rounded border border-slate-300 px-2 py-0.5 disabled:opacity-40"
-                    disabled=at_end
-                    on:click=move |_| {
-                        let last = last();
-                        state.update(|s| s.page = (s.page + 1).min(last));
-                    }
+                    disabled=page + 1 >= pages
+                    on:click=move |_| state.update(|s| s.page = (page + 1).min(pages - 1))
                 >"Next ›"</button>
             </div>
         </div>

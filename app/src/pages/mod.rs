@@ -60,10 +60,13 @@ pub fn Chart(
     range: Signal<ringside_api::metrics::ChartRange>,
     tick: RwSignal<u64>,
 ) -> impl IntoView {
-    let svg = Resource::new(
-        move || (cluster.clone(), range.get(), tick.get()),
-        move |(cluster, range, _)| crate::server::chart(cluster, metric, range),
-    );
+    // Drawn for the browser only: the page itself renders without waiting
+    // for history queries, and the charts arrive right after hydration.
+    let svg = LocalResource::new(move || {
+        let (cluster, range) = (cluster.clone(), range.get());
+        tick.track();
+        crate::server::chart(cluster, metric, range)
+    });
     view! {
         <figure class="rounded-lg border border-slate-200 bg-white p-2 shadow-sm" data-testid="chart" data-metric=metric.key()>
             <Transition fallback=|| view! { <div class="h-48 animate-pulse rounded bg-slate-100"></div> }>

@@ -17,6 +17,28 @@ pub async fn start(daemon: Daemon, site: SiteConfig) -> anyhow::Result<()> {
             tracing::info!("coordinator stopped");
             Ok(())
         }
+        Daemon::FleetSimulator {
+            clusters,
+            base_port,
+            dir,
+        } => {
+            let announce = |list: &[ringside_cluster::simulator::SimulatedCluster]| {
+                for c in list {
+                    println!("{} {}", c.name, c.url);
+                }
+                tracing::info!(clusters = list.len(), "fleet simulator ready");
+            };
+            ringside_cluster::simulator::run(
+                clusters,
+                base_port,
+                &dir,
+                announce,
+                shutdown_signal(),
+            )
+            .await
+            .context("cannot run the fleet simulator")?;
+            Ok(())
+        }
         Daemon::Worker => {
             let worker = Worker::bind(&site.worker())
                 .await

@@ -1,0 +1,142 @@
+#!/usr/bin/env python3
+"""The console at fleet scale: N simulated clusters (real coordinators, one
+process, `ringside process start fleet-simulator`), registered with a real
+console. Measures, side by side in the same run:
+
+- a poll round over every cluster (from the console's own log) against the
+  same requests made straight from this script with the same concurrency:
+  the physical limit of these coordinators on this machine;
+- the fleet page's server-side rendering, p99 under wrk, against the same
+  console's bare /healthz route;
+- the console's RSS after the rounds.
+
+Usage: bench/fleet.py [--clusters 1000] [--bin-dir target/release]
+"""
+
+import argparse
+import concurrent.futures
+import json
+import os
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+PATHS = ["/api/v1/info", "/api/v1/workers", "/api/v1/ring", "/api/v1/jobs", "/metrics"]
+
+
+def wait_http(url, timeout=60):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=2) as r:
+                if r.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.2)
+    sys.exit(f"{url} did not answer within {timeout}s")
+
+
+def fetch_all(urls, concurrency):
+    """Every poll request, `concurrency` clusters at a time; seconds taken."""
+
+    def one(base):
+        for path in PATHS:
+            with urllib.request.urlopen(base + path, timeout=10) as r:
+                r.read()
+
+    start = time.perf_counter()
+    with concurrent.futures.ThreadPoolExecutor(concurrency) as pool:
+        list(pool.map(one, urls))
+    return time.perf_counter() - start
+
+
+def wrk_p99(url, seconds):
+    out = subprocess.run(
+        ["wrk", "-t2", "-c16", f"-d{seconds}s", "--latency", url],
+        capture_output=True, text=True, check=True,
+    ).stdout
+    m = re.search(r"^\s+99%\s+([\d.]+)(us|ms|s)\s*$", out, re.M)
+    value, unit = float(m.group(1)), m.group(2)
+    return value * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+
+
+def rss_mib(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--clusters", type=int, default=1000)
+    ap.add_argument("--bin-dir", default=os.environ.get("RINGSIDE_BIN_DIR", "target/release"))
+    ap.add_argument("--base-port", type=int, default=40000)
+    ap.add_argument("--console-port", type=int, default=3900)
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--wrk-seconds", type=int, default=15)
+    args = ap.parse_args()
+    work = tempfile.mkdtemp(prefix="ringside-fleet-bench-")
+    procs = []
+    try:
+        sim = subprocess.Popen(
+            [f"{args.bin_dir}/ringside", "process", "start", "fleet-simulator",
+             "--clusters", str(args.clusters), "--base-port", str(args.base_port), "--dir", work],
+            stdout=subprocess.PIPE, stderr=open(f"{work}/sim.log", "w"), text=True,
+        )
+        procs.append(sim)
+        clusters = [sim.stdout.readline().split() for _ in range(args.clusters)]
+        print(f"{len(clusters)} simulated clusters up", file=sys.stderr)
+
+        console_url = f"http://127.0.0.1:{args.console_port}"
+        env = dict(os.environ, RUST_LOG="info,sqlx=warn,ringside_console::poller=debug")
+        log = open(f"{work}/console.log", "w")
+        console = subprocess.Popen(
+            [f"{args.bin_dir}/ringside-console", "--listen", f"127.0.0.1:{args.console_port}",
+             "--data-dir", f"{work}/console", "--poll-interval", "10s"],
+            stdout=log, stderr=log, env=env,
+        )
+        procs.append(console)
+        wait_http(console_url + "/healthz")
+        for name, url in clusters:
+            req = urllib.request.Request(
+                console_url + "/api/v1/clusters", method="POST",
+                data=json.dumps({"name": name, "coordinator_url": url}).encode(),
+                headers={"content-type": "application/json"},
+            )
+            urllib.request.urlopen(req).read()
+
+        rounds = []
+        while len(rounds) < args.rounds + 1:
+            time.sleep(2)
+            text = re.sub(r"\x1b\[[0-9;]*m", "", open(f"{work}/console.log").read())
+            rounds = [int(m) for m in re.findall(rf"clusters={args.clusters} answered={args.clusters} elapsed_ms=(\d+)", text)]
+        console_round = statistics.median(rounds[1:]) / 1000
+        direct = statistics.median(fetch_all([u for _, u in clusters], 64) for _ in range(args.rounds))
+
+        page = wrk_p99(console_url + "/", args.wrk_seconds)
+        bare = wrk_p99(console_url + "/healthz", args.wrk_seconds)
+        rss = rss_mib(console.pid)
+        result = {
+            "clusters": args.clusters,
+            "poll_round_s": round(console_round, 3),
+            "direct_fetch_s": round(direct, 3),
+            "poll_round_over_direct": round(console_round / direct, 2),
+            "fleet_page_p99_ms": round(page, 1),
+            "healthz_p99_ms": round(bare, 2),
+            "console_rss_mib": round(rss, 1),
+        }
+        print(json.dumps(result, indent=2))
+    finally:
+        for p in reversed(procs):
+            p.terminate()
+            p.wait(timeout=30)
+
+
+if __name__ == "__main__":
+    main()
