@@ -74,6 +74,7 @@ test("fleet and cluster pages over real clusters: health, filter, sort, charts, 
   await expect(row(page, "e2e-alpha")).toBeVisible();
   await page.getByTestId("fleet-health").selectOption("");
   await expect(page.getByTestId("fleet-count")).toHaveText("2 of 2 clusters shown");
+  await expect(page.getByTestId("fleet-pages")).toHaveText(/^‹ Prev\s*page 1 of 1\s*Next ›$/);
   const first = () => page.getByTestId("cluster-row").first();
   await page.getByTestId("sort-region").click();
   await expect(first()).toHaveAttribute("data-cluster", "e2e-alpha");

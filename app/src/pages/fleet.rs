@@ -208,14 +208,14 @@ fn FleetTable(page: FleetPage, state: RwSignal<FleetQuery>) -> impl IntoView {
                 <button
                     type="button"
                     class="rounded border border-slate-300 px-2 py-0.5 disabled:opacity-40"
-                    disabled=page == 0
+                    disabled={page == 0}
                     on:click=move |_| state.update(|s| s.page = page.saturating_sub(1))
                 >"‹ Prev"</button>
                 <span data-testid="fleet-page">{format!("page {} of {pages}", page + 1)}</span>
                 <button
                     type="button"
                     class="rounded border border-slate-300 px-2 py-0.5 disabled:opacity-40"
-                    disabled=page + 1 >= pages
+                    disabled={page + 1 >= pages}
                     on:click=move |_| state.update(|s| s.page = (page + 1).min(pages - 1))
                 >"Next ›"</button>
             </div>
