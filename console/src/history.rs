@@ -675,7 +675,7 @@ impl Store {
                     .to_owned(),
             )
             .take();
-        self.execute(&upsert).await
+        Ok(self.rows_affected(&upsert).await?)
     }
 
     /// Deletes raw samples taken before `now - retention.raw` and rollups of
@@ -697,8 +697,8 @@ impl Store {
             )
             .to_owned();
         Ok(Pruned {
-            samples: self.execute(&samples).await?,
-            rollups: self.execute(&rollups).await?,
+            samples: self.rows_affected(&samples).await?,
+            rollups: self.rows_affected(&rollups).await?,
         })
     }
 
@@ -870,17 +870,6 @@ impl Store {
                 None => true,
             },
         )
-    }
-
-    /// Runs one statement; answers how many rows it changed.
-    async fn execute(&self, statement: &impl SqlxBinder) -> Result<u64, HistoryError> {
-        Ok(on_backend!(self, |pool, builder| {
-            let (sql, values) = statement.build_sqlx(builder);
-            sqlx::query_with(AssertSqlSafe(sql), values)
-                .execute(pool)
-                .await?
-                .rows_affected()
-        }))
     }
 
     /// MIN or MAX of a time column over a whole table.

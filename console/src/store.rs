@@ -226,7 +226,7 @@ impl Store {
     }
 
     /// Runs a statement and answers how many rows it changed.
-    async fn rows_affected(&self, query: &impl SqlxBinder) -> Result<u64, StoreError> {
+    pub(crate) async fn rows_affected(&self, query: &impl SqlxBinder) -> Result<u64, StoreError> {
         Ok(on_backend!(self, |pool, builder| {
             let (sql, values) = query.build_sqlx(builder);
             sqlx::query_with(AssertSqlSafe(sql), values)
