@@ -5,6 +5,7 @@
 
 pub mod cluster;
 pub mod coordinator;
+pub mod drift;
 pub mod error;
 #[cfg(feature = "axum")]
 pub mod http;

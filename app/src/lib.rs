@@ -17,7 +17,7 @@ use leptos_router::{
     path,
 };
 
-use crate::pages::{cluster::ClusterPage, fleet::FleetPage, not_found::NotFound};
+use crate::pages::{cluster::ClusterPage, drift::DriftPage, fleet::FleetPage, not_found::NotFound};
 
 /// The HTML document around the app, rendered on the server.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
@@ -56,11 +56,13 @@ pub fn App() -> impl IntoView {
                     <nav class="mx-auto flex max-w-7xl items-center gap-6 px-6 py-3">
                         <A href="/" attr:class="text-lg font-semibold tracking-tight">"Ringside"</A>
                         <A href="/" attr:class="text-sm text-slate-300 hover:text-white">"Fleet"</A>
+                        <A href="/drift" attr:class="text-sm text-slate-300 hover:text-white">"Config drift"</A>
                     </nav>
                 </header>
                 <main class="mx-auto max-w-7xl px-6 py-6">
                     <Routes fallback=NotFound>
                         <Route path=path!("/") view=FleetPage/>
+                        <Route path=path!("/drift") view=DriftPage/>
                         <Route path=path!("/clusters/:name") view=ClusterPage ssr=SsrMode::Async/>
                     </Routes>
                 </main>

@@ -20,6 +20,12 @@ pub async fn list_clusters() -> Result<Vec<ClusterView>, UiError> {
     Ok(state()?.list_clusters().await?)
 }
 
+/// Config drift against `baseline`, over every other cluster.
+#[server]
+pub async fn config_drift(baseline: String) -> Result<ringside_api::drift::DriftReport, UiError> {
+    Ok(state()?.drift(&baseline, None).await?)
+}
+
 /// One page of the fleet table, filtered and sorted on the server.
 #[server]
 pub async fn fleet_page(

@@ -10,7 +10,7 @@ use axum::{
 };
 use ringside_api::{
     ClusterDetail, ClusterPatch, ClusterView, ErrorBody, NewCluster,
-    http::{ApiError, ApiJson, harden, route_not_found},
+    http::{ApiError, ApiJson, ApiQuery, harden, route_not_found},
 };
 use utoipa::OpenApi;
 
@@ -28,13 +28,16 @@ use crate::{AppState, ConsoleError};
         get_cluster,
         update_cluster,
         remove_cluster,
-        ring_preview
+        ring_preview,
+        drift
     ),
     components(schemas(
         ClusterView,
         ClusterDetail,
         NewCluster,
         ClusterPatch,
+        ringside_api::drift::DriftReport,
+        ringside_api::drift::DriftRow,
         ErrorBody,
         ringside_api::Cluster,
         ringside_api::ClusterStatus,
@@ -70,6 +73,7 @@ pub fn router() -> Router<AppState> {
                     .delete(remove_cluster),
             )
             .route("/clusters/{name}/ring-preview", post(ring_preview))
+            .route("/drift", get(drift))
             .route("/openapi.json", get(|| async { Json(openapi()) }))
             .fallback(route_not_found),
     )
@@ -171,6 +175,36 @@ async fn ring_preview(
     ApiJson(change): ApiJson<ringside_ring::RingChange>,
 ) -> Result<Json<ringside_ring::Preview>, ApiError> {
     Ok(Json(state.ring_preview(&name, &change).await?))
+}
+
+#[derive(serde::Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+struct DriftQuery {
+    /// The cluster the others are compared with.
+    baseline: String,
+    /// Clusters to compare, separated by commas; every other one when left out.
+    clusters: Option<String>,
+}
+
+/// Config drift: every property of the chosen clusters next to the
+/// baseline's, fetched from the coordinators now, with what differs marked.
+#[utoipa::path(get, path = "/api/v1/drift", params(DriftQuery), responses(
+    (status = 200, body = ringside_api::drift::DriftReport),
+    (status = 400, body = ErrorBody),
+    (status = 404, description = "An unknown cluster", body = ErrorBody),
+))]
+async fn drift(
+    State(state): State<AppState>,
+    ApiQuery(q): ApiQuery<DriftQuery>,
+) -> Result<Json<ringside_api::drift::DriftReport>, ApiError> {
+    let clusters = q.clusters.map(|list| {
+        list.split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+            .collect()
+    });
+    Ok(Json(state.drift(&q.baseline, clusters).await?))
 }
 
 /// Forgets a cluster; the cluster itself keeps running.

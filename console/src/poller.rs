@@ -343,6 +343,18 @@ pub async fn run(store: Store, fleet: FleetStatus, key: SecretKey, config: Polle
     }
 }
 
+/// A cluster's properties, fetched now: drift is asked for rarely and must
+/// be current, so it is not part of every poll.
+pub async fn fetch_properties(
+    stored: StoredCluster,
+    key: &SecretKey,
+    timeout: Duration,
+) -> Result<Vec<ringside_api::PropertyView>, String> {
+    let target = Target::new(stored, key, &mut Clients::default(), timeout);
+    let client = target.client.clone()?;
+    target.json(&client, "/properties").await
+}
+
 /// One cluster to poll, with what its requests need.
 struct Target {
     name: String,

@@ -7,7 +7,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use ringside_api::{ClusterDetail, ClusterPatch, ClusterView, NewCluster};
+use ringside_api::{ClusterDetail, ClusterPatch, ClusterView, NewCluster, drift::DriftReport};
 use ringside_ring::{Preview, Ring, RingChange, preview};
 
 use crate::{
@@ -23,6 +23,8 @@ pub struct AppState {
     pub fleet: FleetStatus,
     key: SecretKey,
     registry: Registry,
+    /// How long one request to a coordinator may take.
+    timeout: Duration,
 }
 
 /// How long a read of the registered clusters serves page views before the
@@ -79,6 +81,7 @@ impl AppState {
             fleet,
             key,
             registry: Registry::default(),
+            timeout: config.poll_timeout,
         })
     }
 
@@ -138,6 +141,61 @@ impl AppState {
                 .map_or(0, |w| w.heartbeat.used_bytes)
         };
         Ok(preview(&ring, change, held).map_err(|e| invalid(e.to_string()))?)
+    }
+
+    /// Compares the properties of `clusters` (every other cluster when
+    /// none are named) with the `baseline` cluster's, fetched now.
+    pub async fn drift(
+        &self,
+        baseline: &str,
+        clusters: Option<Vec<String>>,
+    ) -> Result<DriftReport, ConsoleError> {
+        let all = self.store.list_clusters().await?;
+        let find = |name: &str| {
+            all.iter()
+                .find(|c| c.cluster.name == name)
+                .cloned()
+                .ok_or_else(|| ConsoleError::NotFound(name.to_string()))
+        };
+        let base = find(baseline)?;
+        let names: Vec<String> = match clusters {
+            Some(names) => names,
+            None => all
+                .iter()
+                .map(|c| c.cluster.name.clone())
+                .filter(|n| n != baseline)
+                .collect(),
+        };
+        let targets = names
+            .iter()
+            .map(|n| find(n))
+            .collect::<Result<Vec<_>, _>>()?;
+        let fetch = |c: StoredCluster| poller::fetch_properties(c, &self.key, self.timeout);
+        let base_props = fetch(base).await.map_err(|error| {
+            ringside_api::FieldError::new(
+                "baseline",
+                format!("cannot read the properties of {baseline:?}: {error}"),
+            )
+        })?;
+        let fetched = futures::future::join_all(targets.into_iter().map(fetch)).await;
+        let mut errors = Vec::new();
+        let mut compared = Vec::new();
+        let mut props = Vec::new();
+        for (name, outcome) in names.into_iter().zip(fetched) {
+            match outcome {
+                Ok(list) => {
+                    compared.push(name);
+                    props.push(list);
+                }
+                Err(error) => errors.push((name, error)),
+            }
+        }
+        Ok(DriftReport {
+            baseline: baseline.to_string(),
+            rows: ringside_api::drift::compare(&base_props, &props),
+            clusters: compared,
+            errors,
+        })
     }
 
     pub async fn register_cluster(&self, new: NewCluster) -> Result<ClusterView, ConsoleError> {

@@ -126,6 +126,17 @@ test("fleet and cluster pages over real clusters: health, filter, sort, charts, 
   const again = await startCoordinator("e2e-alpha", dir, port);
   daemons.push(again);
   await expect(page.getByTestId("cluster-state")).toHaveText("ready", { timeout: 30_000 });
+
+  // Config drift: the clusters' UFS roots differ, their job settings do not.
+  await page.getByRole("link", { name: "Config drift" }).click();
+  await page.getByTestId("drift-baseline").selectOption("e2e-alpha");
+  await expect(page.getByTestId("drift-summary")).toContainText("differ from e2e-alpha across 1 clusters");
+  const ufsRow = page.locator("[data-testid=drift-row][data-key='ringside.ufs.root']");
+  await expect(ufsRow).toBeVisible();
+  await expect(ufsRow.locator("td[data-differs=true]")).toHaveCount(1);
+  await expect(page.locator("[data-testid=drift-row][data-key='ringside.job.batch.size']")).toBeHidden();
+  await page.getByTestId("drift-only-differences").uncheck();
+  await expect(page.locator("[data-testid=drift-row][data-key='ringside.job.batch.size']")).toBeVisible();
 });
 
 test("an unknown cluster page is a 404, malformed filters a notice", async ({ page }) => {

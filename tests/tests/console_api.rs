@@ -4,8 +4,10 @@
 use std::time::Duration;
 
 use reqwest::{StatusCode, blocking::Client};
-use ringside_api::{ClusterDetail, ClusterView, ErrorBody, Health};
-use ringside_tests::{cluster::Cluster, eventually, start_console};
+use ringside_api::{ClusterDetail, ClusterView, ErrorBody, Health, drift::DriftReport};
+use ringside_tests::{
+    cluster::Cluster, eventually, free_port, start_console, start_coordinator_with,
+};
 use serde_json::json;
 
 fn clusters(client: &Client, console: &str) -> Vec<ClusterView> {
@@ -412,4 +414,82 @@ fn the_console_runs_on_postgresql_too() {
         console.stop();
     }
     psql(&format!("DROP DATABASE {db} WITH (FORCE)"));
+}
+
+#[test]
+fn config_drift_against_a_baseline() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = start_coordinator_with("drift-a", dir.path(), free_port(), &[]);
+    let b = start_coordinator_with(
+        "drift-b",
+        dir.path(),
+        free_port(),
+        &["ringside.job.batch.size=50".to_string()],
+    );
+    let console = start_console(dir.path(), "10s", None);
+    let client = Client::new();
+    for (name, c) in [("drift-a", &a), ("drift-b", &b)] {
+        let r = client
+            .post(format!("{}/api/v1/clusters", console.url))
+            .json(&json!({"name": name, "coordinator_url": c.url}))
+            .send()
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::CREATED);
+    }
+    let report: DriftReport = client
+        .get(format!("{}/api/v1/drift?baseline=drift-a", console.url))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(report.clusters, vec!["drift-b".to_string()]);
+    let differing: Vec<&str> = report
+        .rows
+        .iter()
+        .filter(|r| r.differs)
+        .map(|r| r.key.as_str())
+        .collect();
+    assert_eq!(
+        differing,
+        ["ringside.job.batch.size"],
+        "names and ports are not drift"
+    );
+    let row = report
+        .rows
+        .iter()
+        .find(|r| r.key == "ringside.job.batch.size")
+        .unwrap();
+    assert_eq!(row.values, vec![Some("50".to_string())]);
+
+    // A cluster that cannot be reached is reported, not fatal.
+    b.stop();
+    let report: DriftReport = client
+        .get(format!(
+            "{}/api/v1/drift?baseline=drift-a&clusters=drift-b",
+            console.url
+        ))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert!(report.clusters.is_empty());
+    assert_eq!(report.errors.len(), 1);
+    assert_eq!(report.errors[0].0, "drift-b");
+
+    for (query, status) in [
+        ("baseline=nope", StatusCode::NOT_FOUND),
+        ("baseline=drift-a&clusters=nope", StatusCode::NOT_FOUND),
+        ("", StatusCode::BAD_REQUEST),
+    ] {
+        let r = client
+            .get(format!("{}/api/v1/drift?{query}", console.url))
+            .send()
+            .unwrap();
+        assert_eq!(r.status(), status, "{query}");
+        let text = r.text().unwrap();
+        assert!(
+            serde_json::from_str::<ErrorBody>(&text).is_ok(),
+            "{query}: not the error envelope: {text}"
+        );
+    }
 }

@@ -1,6 +1,7 @@
 //! One module per page of the console.
 
 pub mod cluster;
+pub mod drift;
 pub mod fleet;
 pub mod not_found;
 

@@ -3,14 +3,14 @@
 
 use axum::{
     Json, Router,
-    extract::{Path, Query, State},
+    extract::{Path, State},
     http::{HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
     routing::{delete, get, post},
 };
 use ringside_api::{
     ClusterInfo, ErrorBody, PropertyView, WorkerHeartbeat, WorkerView,
-    http::{ApiError, ApiJson, harden, route_not_found},
+    http::{ApiError, ApiJson, ApiQuery, harden, route_not_found},
     job::{JobRequest, JobState, JobType, JobView},
 };
 use serde::Deserialize;
@@ -271,7 +271,7 @@ fn parse_type(text: &str) -> Result<JobType, ApiError> {
 ))]
 async fn list_jobs(
     State(state): State<CoordinatorState>,
-    Query(filter): Query<JobFilter>,
+    ApiQuery(filter): ApiQuery<JobFilter>,
 ) -> Result<Json<Vec<JobView>>, ApiError> {
     let job_type = filter.job_type.as_deref().map(parse_type).transpose()?;
     let job_state = match filter.job_state.as_deref() {
@@ -305,7 +305,7 @@ struct JobKey {
 ))]
 async fn current_job(
     State(state): State<CoordinatorState>,
-    Query(key): Query<JobKey>,
+    ApiQuery(key): ApiQuery<JobKey>,
 ) -> Result<Json<JobView>, ApiError> {
     let job_type = parse_type(&key.job_type)?;
     Ok(Json(state.jobs.current(job_type, &key.path).await?))
