@@ -12,6 +12,7 @@ pub mod http;
 pub mod job;
 pub mod metrics;
 pub mod range;
+pub mod units;
 pub mod worker;
 
 pub use cluster::{

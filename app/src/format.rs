@@ -28,21 +28,11 @@ pub fn badge_class(health: Health) -> &'static str {
 
 /// Bytes in IEC units with three significant digits: `1.50 GiB`.
 pub fn bytes(n: u64) -> String {
-    const UNITS: [&str; 6] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
-    let mut value = n as f64;
-    let mut unit = 0;
-    while value >= 1024.0 && unit < UNITS.len() - 1 {
-        value /= 1024.0;
-        unit += 1;
-    }
-    if unit == 0 {
-        format!("{n} B")
-    } else if value < 10.0 {
-        format!("{value:.2} {}", UNITS[unit])
-    } else if value < 100.0 {
-        format!("{value:.1} {}", UNITS[unit])
-    } else {
-        format!("{value:.0} {}", UNITS[unit])
+    match ringside_api::units::iec(n) {
+        (_, "B") => format!("{n} B"),
+        (value, unit) if value < 10.0 => format!("{value:.2} {unit}"),
+        (value, unit) if value < 100.0 => format!("{value:.1} {unit}"),
+        (value, unit) => format!("{value:.0} {unit}"),
     }
 }
 

@@ -116,17 +116,9 @@ pub fn aligned<'a, const N: usize>(
 
 /// Bytes as people read them: `0B`, `512B`, `1.50KiB`, `2.86MiB`.
 pub fn human_size(bytes: u64) -> String {
-    const UNITS: [&str; 6] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
-    let mut value = bytes as f64;
-    let mut unit = 0;
-    while value >= 1024.0 && unit < UNITS.len() - 1 {
-        value /= 1024.0;
-        unit += 1;
-    }
-    if unit == 0 {
-        format!("{bytes}B")
-    } else {
-        format!("{value:.2}{}", UNITS[unit])
+    match ringside_api::units::iec(bytes) {
+        (_, "B") => format!("{bytes}B"),
+        (value, unit) => format!("{value:.2}{unit}"),
     }
 }
 
