@@ -21,6 +21,7 @@ test: build test-rust test-e2e
 
 test-rust:
 	cargo test --workspace --exclude ringside-frontend
+	cargo test -p ringside-tests --test jobs -- --ignored bandwidth_holds_over_ten_seconds
 	ring/scripts/wasm-determinism.sh
 
 test-e2e:

@@ -625,7 +625,11 @@ fn a_dead_worker_and_vanished_files_do_not_stop_a_load() {
     assert_eq!(cached_on_owners(&cluster), present);
 }
 
+/// Timing: run alone (`make test` does, after the other tests), since four
+/// clusters started by the other tests of this file on the same 2 cores
+/// slow the copies it measures.
 #[test]
+#[ignore = "timing-sensitive: make test runs it alone with --ignored"]
 fn bandwidth_holds_over_ten_seconds() {
     let fill = |ufs: &Path| {
         for i in 0..96 {
@@ -637,12 +641,13 @@ fn bandwidth_holds_over_ten_seconds() {
     let (cluster, _workers) = Cluster::start_with(
         "bandwidth",
         &["w1", "w2", "w3"],
-        // One task per worker: bytes land a page at a time per task, so
-        // fewer tasks make a 10 s window a finer measure. Tasks of a few
-        // files: each task paces itself, and the gap between one task and
-        // the next is time no task is sending.
+        // One task per worker at a time, of up to 16 files: each task
+        // paces itself from its own start, and the gap between one task
+        // and the next (its report, the metastore, the next dispatch) is
+        // time nothing is sent, so few task boundaries fall in a window.
+        // The rebalance then moves each old owner's files in one task.
         &[
-            "ringside.job.batch.size=4".to_string(),
+            "ringside.job.batch.size=16".to_string(),
             "ringside.job.max.tasks.per.worker=1".to_string(),
         ],
         fill,
