@@ -56,9 +56,9 @@ def fetch_all(urls, concurrency):
     return time.perf_counter() - start
 
 
-def wrk_p99(url, seconds):
+def wrk_p99(url, seconds, connections=16):
     out = subprocess.run(
-        ["wrk", "-t2", "-c16", f"-d{seconds}s", "--latency", url],
+        ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", url],
         capture_output=True, text=True, check=True,
     ).stdout
     m = re.search(r"^\s+99%\s+([\d.]+)(us|ms|s)\s*$", out, re.M)

@@ -150,6 +150,9 @@ pub struct ClusterStatus {
     pub interval_cache_bytes: u64,
     pub interval_ufs_bytes: u64,
     pub running_jobs: u32,
+    /// The license status the coordinator last reported.
+    #[serde(default)]
+    pub license: Option<crate::license::LicenseStatus>,
 }
 
 impl Default for ClusterStatus {
@@ -172,6 +175,7 @@ impl Default for ClusterStatus {
             interval_cache_bytes: 0,
             interval_ufs_bytes: 0,
             running_jobs: 0,
+            license: None,
         }
     }
 }

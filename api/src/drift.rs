@@ -9,8 +9,10 @@ use crate::PropertyView;
 /// Properties that name one cluster's own place (its name, address, port,
 /// directories): they differ between any two clusters by design, so they
 /// are not drift.
-pub const IDENTITY_KEYS: [&str; 6] = [
+pub const IDENTITY_KEYS: [&str; 7] = [
     "ringside.cluster.name",
+    // A cluster license names its one cluster: each differs by design.
+    "ringside.license",
     "ringside.coordinator.address",
     "ringside.coordinator.hostname",
     "ringside.coordinator.bind.host",

@@ -3,6 +3,7 @@
 //! agrees on one definition. Everything here is plain data plus the pure
 //! validation rules for user input; no I/O, so it also compiles to WASM.
 
+pub mod audit;
 pub mod cluster;
 pub mod coordinator;
 pub mod drift;
@@ -10,7 +11,10 @@ pub mod error;
 #[cfg(feature = "axum")]
 pub mod http;
 pub mod job;
+pub mod license;
+pub mod licenses;
 pub mod metrics;
+pub mod operation;
 pub mod range;
 pub mod units;
 pub mod worker;
@@ -19,7 +23,7 @@ pub use cluster::{
     Cluster, ClusterDetail, ClusterPatch, ClusterStatus, ClusterView, FieldError, Health,
     NewCluster,
 };
-pub use coordinator::{ClusterInfo, PropertyView};
+pub use coordinator::{ClusterInfo, PropertyPatch, PropertyView};
 pub use error::{ErrorBody, ErrorDetail};
 pub use worker::{WorkerHeartbeat, WorkerState, WorkerView};
 

@@ -46,7 +46,14 @@ impl From<ringside_console::ConsoleError> for UiError {
                 field: e.field,
                 message: e.message,
             },
-            ConsoleError::NotFound(_) => UiError::NotFound(error.to_string()),
+            ConsoleError::NotFound(_)
+            | ConsoleError::NoOperation(_)
+            | ConsoleError::NoLicense(_)
+            | ConsoleError::NoTarget { .. } => UiError::NotFound(error.to_string()),
+            ConsoleError::OperationFinished { .. } => UiError::Field {
+                field: "operation".to_string(),
+                message: error.to_string(),
+            },
             other => {
                 leptos::logging::error!("console operation failed: {other}");
                 UiError::Server(other.to_string())

@@ -17,7 +17,15 @@ use leptos_router::{
     path,
 };
 
-use crate::pages::{cluster::ClusterPage, drift::DriftPage, fleet::FleetPage, not_found::NotFound};
+use crate::pages::{
+    audit::AuditTrailPage,
+    cluster::ClusterPage,
+    drift::DriftPage,
+    fleet::FleetPage,
+    licenses::LicensesPage,
+    not_found::NotFound,
+    operations::{OperationPage, OperationsPage},
+};
 
 /// The HTML document around the app, rendered on the server.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
@@ -56,13 +64,20 @@ pub fn App() -> impl IntoView {
                     <nav class="mx-auto flex max-w-7xl items-center gap-6 px-6 py-3">
                         <A href="/" attr:class="text-lg font-semibold tracking-tight">"Ringside"</A>
                         <A href="/" attr:class="text-sm text-slate-300 hover:text-white">"Fleet"</A>
+                        <A href="/operations" attr:class="text-sm text-slate-300 hover:text-white">"Operations"</A>
+                        <A href="/licenses" attr:class="text-sm text-slate-300 hover:text-white">"Licenses"</A>
                         <A href="/drift" attr:class="text-sm text-slate-300 hover:text-white">"Config drift"</A>
+                        <A href="/audit" attr:class="text-sm text-slate-300 hover:text-white">"Audit trail"</A>
                     </nav>
                 </header>
                 <main class="mx-auto max-w-7xl px-6 py-6">
                     <Routes fallback=NotFound>
                         <Route path=path!("/") view=FleetPage/>
+                        <Route path=path!("/operations") view=OperationsPage/>
+                        <Route path=path!("/operations/:id") view=OperationPage/>
+                        <Route path=path!("/licenses") view=LicensesPage/>
                         <Route path=path!("/drift") view=DriftPage/>
+                        <Route path=path!("/audit") view=AuditTrailPage/>
                         <Route path=path!("/clusters/:name") view=ClusterPage ssr=SsrMode::Async/>
                     </Routes>
                 </main>

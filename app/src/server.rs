@@ -4,15 +4,28 @@
 use leptos::prelude::*;
 use ringside_api::{
     ClusterDetail, ClusterView,
+    audit::{AuditPage, AuditQuery},
     metrics::{ChartMetric, ChartRange},
 };
 
 use crate::error::UiError;
 
+pub mod licenses;
+pub mod operations;
+
 #[cfg(feature = "ssr")]
 fn state() -> Result<ringside_console::AppState, UiError> {
     use_context::<ringside_console::AppState>()
         .ok_or_else(|| UiError::Server("console state is not available".into()))
+}
+
+/// Who the request acts as: the one rule, `Actor::from_request`, applied
+/// to the request this server function serves.
+#[cfg(feature = "ssr")]
+fn actor() -> Result<ringside_console::Actor, UiError> {
+    use_context::<http::request::Parts>()
+        .map(|parts| ringside_console::Actor::from_request(&parts))
+        .ok_or_else(|| UiError::Server("no request to act for".into()))
 }
 
 #[server]
@@ -46,18 +59,40 @@ pub async fn register_cluster(
     region: String,
     labels: String,
 ) -> Result<ClusterView, UiError> {
-    let labels = ringside_api::cluster::parse_labels(&labels).map_err(|e| UiError::Field {
-        field: e.field,
-        message: e.message,
-    })?;
-    let new = ringside_api::NewCluster {
+    use ringside_console::audit::{self, Record};
+    let (state, actor) = (state()?, actor()?);
+    let mut new = ringside_api::NewCluster {
         name: name.trim().to_string(),
         coordinator_url,
         region,
-        labels,
         ..Default::default()
     };
-    Ok(state()?.register_cluster(new).await?)
+    new.labels = match ringside_api::cluster::parse_labels(&labels) {
+        Ok(labels) => labels,
+        Err(e) => {
+            // Refused before the console's own checks: audited here.
+            let record = Record::new(&actor, ringside_api::audit::action::CLUSTER_REGISTER)
+                .target(new.name.clone())
+                .detail(audit::new_cluster_detail(&new));
+            return Err(state.refused(record, e.into()).await.into());
+        }
+    };
+    Ok(state.register_cluster(&actor, new).await?)
+}
+
+/// A page of the audit trail, newest first.
+#[server]
+pub async fn search_audit(
+    // Blank filters send no field at all.
+    #[server(default)] query: AuditQuery,
+) -> Result<AuditPage, UiError> {
+    let field = |e: ringside_api::FieldError| UiError::Field {
+        field: e.field,
+        message: e.message,
+    };
+    let filter = query.filter().map_err(field)?;
+    let page = query.page().map_err(field)?;
+    Ok(state()?.audit_search(&filter, page).await?)
 }
 
 /// A chart of the cluster's history (the fleet's when `cluster` is none),

@@ -47,6 +47,120 @@ pub enum Command {
     /// Load, free and rebalance cached files with jobs the coordinator runs.
     #[command(subcommand)]
     Job(JobCommand),
+    /// Make vendor keys, issue and inspect licenses, and apply them to a cluster.
+    #[command(subcommand)]
+    License(LicenseCommand),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum LicenseCommand {
+    /// Make a vendor key: the secret key file (mode 0600) and, beside it,
+    /// the public key (.pub) for ringside.license.verification.key.
+    Keygen {
+        /// Secret key file to write; the public key goes to the same name
+        /// with the extension .pub.
+        #[arg(long, default_value = "vendor.key")]
+        out: PathBuf,
+        /// Replace existing files.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Sign a license with a vendor key (for tests and demos) and print it,
+    /// or write it to --out.
+    Issue(IssueArgs),
+    /// Show a license file: its fields, days left and state, and whether its
+    /// signature holds under --public-key (else ringside.license.verification.key).
+    ///
+    /// Exits non-zero when the file is not a license or its signature does
+    /// not hold.
+    Inspect {
+        /// The license file.
+        file: PathBuf,
+        /// The vendor's public key file (.pub) to verify the signature with.
+        #[arg(long, value_name = "FILE")]
+        public_key: Option<PathBuf>,
+        #[command(flatten)]
+        format: FormatArg,
+    },
+    /// Show the cluster's license as its coordinator reports it: state,
+    /// days left, workers and capacity against the limits.
+    Show(FormatArg),
+    /// Apply a license file to the cluster: the coordinator verifies it,
+    /// stores it and enforces it at once.
+    Apply {
+        /// The license file.
+        file: PathBuf,
+        #[command(flatten)]
+        format: FormatArg,
+    },
+}
+
+#[derive(Args, Debug)]
+pub struct IssueArgs {
+    /// The vendor key file, as `license keygen` writes it.
+    #[arg(long, value_name = "FILE")]
+    pub key: PathBuf,
+    /// Who the license is for.
+    #[arg(long)]
+    pub customer: String,
+    /// A cluster license covers one cluster; a deployment license every
+    /// cluster it names.
+    #[arg(long, value_enum, ignore_case = true)]
+    pub kind: LicenseKindArg,
+    /// A cluster it covers (its ringside.cluster.name); repeatable.
+    #[arg(long = "cluster", value_name = "NAME", required = true)]
+    pub clusters: Vec<String>,
+    /// Expiry date, YYYY-MM-DD (at 00:00 UTC) or an RFC 3339 time.
+    #[arg(long, value_name = "DATE", value_parser = parse_time, required_unless_present = "days", conflicts_with = "days")]
+    pub expires: Option<chrono::DateTime<chrono::Utc>>,
+    /// Days from the issue date to the expiry.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=36_500))]
+    pub days: Option<u32>,
+    /// Issue date, YYYY-MM-DD or an RFC 3339 time; now if not given.
+    #[arg(long, value_name = "DATE", value_parser = parse_time)]
+    pub issued: Option<chrono::DateTime<chrono::Utc>>,
+    /// Most workers ONLINE at once; unlimited if not given.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_workers: Option<u32>,
+    /// Most page store capacity of the ONLINE workers together, e.g. 10TiB;
+    /// unlimited if not given.
+    #[arg(long, value_name = "SIZE", value_parser = parse_capacity)]
+    pub max_capacity: Option<u64>,
+    /// A feature it enables; repeatable.
+    #[arg(long = "feature", value_name = "NAME")]
+    pub features: Vec<String>,
+    /// The license's id; else L-<issue date>-<random>.
+    #[arg(long)]
+    pub id: Option<String>,
+    /// Write the license to this file instead of printing it.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LicenseKindArg {
+    Cluster,
+    Deployment,
+}
+
+/// `2031-01-01` (00:00 UTC that day) or `2031-01-01T12:00:00Z`.
+fn parse_time(text: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {
+    let text = text.trim();
+    if let Ok(day) = chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d") {
+        return Ok(day.and_time(chrono::NaiveTime::MIN).and_utc());
+    }
+    chrono::DateTime::parse_from_rfc3339(text)
+        .map(|t| t.with_timezone(&chrono::Utc))
+        .map_err(|_| {
+            "expected a date YYYY-MM-DD or an RFC 3339 time such as 2031-01-01T00:00:00Z".into()
+        })
+}
+
+/// A capacity limit, written as a size (`10TiB`, `512GiB`).
+fn parse_capacity(text: &str) -> Result<u64, String> {
+    ringside_config::units::parse_size(text)
+        .filter(|&bytes| bytes > 0)
+        .ok_or_else(|| "expected a positive size such as 512GiB or 10TiB".into())
 }
 
 const JOB_EXIT_STATUS: &str = "\
@@ -254,6 +368,10 @@ pub enum Daemon {
         /// Directory for the clusters' metastores.
         #[arg(long)]
         dir: std::path::PathBuf,
+        /// Milliseconds every answer is delayed by, as if the clusters were
+        /// far away.
+        #[arg(long, default_value_t = 0)]
+        latency_ms: u64,
     },
 }
 
@@ -379,6 +497,58 @@ mod tests {
             error
                 .to_string()
                 .contains("expected a positive size such as 200MiB")
+        );
+    }
+
+    fn license(line: &str) -> LicenseCommand {
+        match parse(line).unwrap().command {
+            Command::License(command) => command,
+            other => panic!("not a license command: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn issue_takes_dates_sizes_and_repeated_clusters() {
+        let LicenseCommand::Issue(args) = license(
+            "ringside license issue --key v.key --customer ACME --kind Deployment \
+             --cluster a --cluster b --expires 2031-01-01 --issued 2030-01-01T12:00:00Z \
+             --max-workers 3 --max-capacity 10TiB --feature s3 --feature x",
+        ) else {
+            panic!("not issue");
+        };
+        assert_eq!(args.kind, LicenseKindArg::Deployment);
+        assert_eq!(args.clusters, ["a", "b"]);
+        assert_eq!(
+            args.expires.unwrap().to_rfc3339(),
+            "2031-01-01T00:00:00+00:00"
+        );
+        assert_eq!(
+            args.issued.unwrap().to_rfc3339(),
+            "2030-01-01T12:00:00+00:00"
+        );
+        assert_eq!(args.max_capacity, Some(10 << 40));
+        assert_eq!(args.features, ["s3", "x"]);
+    }
+
+    #[test]
+    fn issue_needs_one_expiry_and_sane_values() {
+        let base = "ringside license issue --key k --customer C --kind cluster --cluster a";
+        assert!(parse(base).is_err(), "no expiry");
+        assert!(parse(&format!("{base} --days 3 --expires 2031-01-01")).is_err());
+        assert!(parse(&format!("{base} --days 3")).is_ok());
+        for bad in [
+            "--days 0",
+            "--expires tomorrow",
+            "--days 3 --max-capacity lots",
+            "--days 3 --max-workers 0",
+            "--days 3 --kind site",
+        ] {
+            assert!(parse(&format!("{base} {bad}")).is_err(), "{bad}");
+        }
+        let error = parse(&format!("{base} --expires 31/01/2031")).unwrap_err();
+        assert!(
+            error.to_string().contains("expected a date YYYY-MM-DD"),
+            "{error}"
         );
     }
 

@@ -3,7 +3,7 @@
 //! that need many clusters on one machine. Nothing is mocked: each serves
 //! the same API, metrics and jobs as a coordinator started on its own.
 
-use std::{future::Future, path::Path};
+use std::{future::Future, path::Path, time::Duration};
 
 use ringside_config::SiteConfig;
 use tokio::sync::watch;
@@ -41,12 +41,13 @@ pub fn cluster_name(index: u32) -> String {
 }
 
 /// Starts `count` coordinators on ports from `base_port` with their state
-/// under `dir`, calls `ready` with the list once all listen, and serves
-/// until `shutdown` resolves.
+/// under `dir`, each answering `latency` late, calls `ready` with the list
+/// once all listen, and serves until `shutdown` resolves.
 pub async fn run(
     count: u32,
     base_port: u16,
     dir: &Path,
+    latency: Duration,
     ready: impl FnOnce(&[SimulatedCluster]),
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), SimulatorError> {
@@ -76,13 +77,13 @@ pub async fn run(
                 source,
             }
         })?;
-        let coordinator =
-            Coordinator::bind(&site)
-                .await
-                .map_err(|source| SimulatorError::Coordinator {
-                    name: name.clone(),
-                    source,
-                })?;
+        let coordinator = Coordinator::bind(&site)
+            .await
+            .map_err(|source| SimulatorError::Coordinator {
+                name: name.clone(),
+                source,
+            })?
+            .with_added_latency(latency);
         clusters.push(SimulatedCluster {
             url: format!("http://127.0.0.1:{port}"),
             name,
@@ -124,7 +125,7 @@ mod tests {
     #[tokio::test]
     async fn refuses_ports_past_the_end() {
         let dir = tempfile::tempdir().unwrap();
-        let err = run(10, 65_530, dir.path(), |_| {}, async {})
+        let err = run(10, 65_530, dir.path(), Duration::ZERO, |_| {}, async {})
             .await
             .unwrap_err();
         assert!(
@@ -151,7 +152,7 @@ mod tests {
                 let ready = |clusters: &[SimulatedCluster]| {
                     let _ = tx.send(clusters.to_vec());
                 };
-                run(3, base, &path, ready, async {
+                run(3, base, &path, Duration::ZERO, ready, async {
                     let _ = wait.await;
                 })
                 .await

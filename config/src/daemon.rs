@@ -104,10 +104,12 @@ pub struct CoordinatorConfig {
     pub ufs: UfsConfig,
     /// Job scheduling settings.
     pub job: JobConfig,
-    /// License file, if any.
-    pub license_file: Option<PathBuf>,
-    /// Key licenses are verified with, or `None` for the built-in key.
-    pub license_public_key_file: Option<PathBuf>,
+    /// The license token of `ringside.license`, if set.
+    pub license: Option<String>,
+    /// The vendor public key (base64) licenses are verified with, if set.
+    pub license_verification_key: Option<String>,
+    /// How long an expired license keeps working before new jobs are refused.
+    pub license_grace_period: Duration,
 }
 
 /// Everything a worker daemon needs.
@@ -215,6 +217,17 @@ impl JobConfig {
 }
 
 impl CoordinatorConfig {
+    /// The dynamic properties the coordinator reads, which it applies while
+    /// it runs. The other dynamic properties are the workers' or the
+    /// clients' (watermarks, heartbeat interval, request timeout).
+    pub const DYNAMIC_KEYS: [&'static str; 5] = [
+        keys::WORKER_FAILURE_DETECTION_TIMEOUT.name(),
+        keys::WORKER_OFFLINE_REMOVAL_TIMEOUT.name(),
+        keys::JOB_MAX_TASKS_PER_WORKER.name(),
+        keys::JOB_FAILURE_RATIO_THRESHOLD.name(),
+        keys::JOB_RETENTION_TIME.name(),
+    ];
+
     /// The coordinator's settings from `site`.
     pub fn from_site(site: &SiteConfig) -> Self {
         CoordinatorConfig {
@@ -231,8 +244,9 @@ impl CoordinatorConfig {
             ring: RingConfig::from_site(site),
             ufs: UfsConfig::from_site(site),
             job: JobConfig::from_site(site),
-            license_file: site.get(keys::LICENSE_FILE),
-            license_public_key_file: site.get(keys::LICENSE_PUBLIC_KEY_FILE),
+            license: site.get(keys::LICENSE),
+            license_verification_key: site.get(keys::LICENSE_VERIFICATION_KEY),
+            license_grace_period: site.get(keys::LICENSE_GRACE_PERIOD),
         }
     }
 }
@@ -340,11 +354,63 @@ mod tests {
             coordinator.etcd_endpoints,
             vec!["http://127.0.0.1:2379".to_owned()]
         );
-        assert_eq!(coordinator.license_file, None);
+        assert_eq!(coordinator.license, None);
+        assert_eq!(coordinator.license_verification_key, None);
+        assert_eq!(
+            coordinator.license_grace_period,
+            Duration::from_secs(14 * 86_400)
+        );
 
         let client = ClientConfig::default();
         assert!(client.ufs_fallback);
         assert_eq!(client.ring, coordinator.ring);
+    }
+
+    /// A dynamic property changes the coordinator's settings exactly when
+    /// it is one of [`CoordinatorConfig::DYNAMIC_KEYS`], so the list cannot
+    /// miss a key the coordinator reads nor name one it ignores.
+    #[test]
+    fn the_coordinators_dynamic_keys_are_the_dynamic_ones_it_reads() {
+        use crate::schema::SCHEMA;
+        use crate::site::Source;
+        use crate::types::PropertyType;
+
+        for key in CoordinatorConfig::DYNAMIC_KEYS {
+            assert!(
+                crate::schema::property(key).is_some_and(|p| p.dynamic),
+                "{key}"
+            );
+        }
+        let base = SiteConfig::default();
+        for property in SCHEMA.iter().filter(|p| p.dynamic) {
+            let candidates = match property.kind {
+                PropertyType::Duration { min, max } => vec![
+                    format!("{}ms", min.as_millis() + 1),
+                    format!("{}ms", max.as_millis()),
+                ],
+                PropertyType::Integer { min, max } => vec![min.to_string(), max.to_string()],
+                PropertyType::Ratio => vec!["0.85".to_owned(), "0.95".to_owned()],
+                ref other => panic!(
+                    "{}: add test values for a dynamic {}",
+                    property.name,
+                    other.name()
+                ),
+            };
+            let changed = candidates
+                .iter()
+                .filter_map(|value| {
+                    base.with_changes([(property.name, value.as_str(), Source::Override)])
+                        .ok()
+                })
+                .find(|site| !base.diff(site).is_empty())
+                .unwrap_or_else(|| panic!("no other valid value for {}", property.name));
+            assert_eq!(
+                changed.coordinator() != base.coordinator(),
+                CoordinatorConfig::DYNAMIC_KEYS.contains(&property.name),
+                "{}: the coordinator reads it exactly when DYNAMIC_KEYS lists it",
+                property.name
+            );
+        }
     }
 
     #[test]
@@ -354,7 +420,8 @@ mod tests {
              ringside.worker.pagestore.size=100GiB\n\
              ringside.worker.pagestore.evictor.type=fifo\n\
              ringside.user.worker.selection.policy=capacity\n\
-             ringside.license.file=/etc/ringside/license.jwt\n\
+             ringside.license=RSL1.eyJ2ZXJzaW9uIjoxfQ.c2ln\n\
+             ringside.license.grace.period=3d\n\
              ringside.ufs.root=s3://bucket/data\n\
              ringside.ufs.s3.endpoint=http://127.0.0.1:5000\n",
             "f",
@@ -373,8 +440,12 @@ mod tests {
         assert_eq!(coordinator.ring.policy, SelectionPolicy::Capacity);
         assert_eq!(coordinator.ufs.root, "s3://bucket/data");
         assert_eq!(
-            coordinator.license_file,
-            Some(PathBuf::from("/etc/ringside/license.jwt"))
+            coordinator.license.as_deref(),
+            Some("RSL1.eyJ2ZXJzaW9uIjoxfQ.c2ln")
+        );
+        assert_eq!(
+            coordinator.license_grace_period,
+            Duration::from_secs(3 * 86_400)
         );
         assert_eq!(site.client().ring, coordinator.ring);
     }

@@ -59,7 +59,7 @@ impl<T> Key<T> {
     }
 
     /// The full property name.
-    pub fn name(self) -> &'static str {
+    pub const fn name(self) -> &'static str {
         self.name
     }
 
@@ -395,17 +395,23 @@ schema! {
         description: "How long finished jobs stay listed before they are cleaned up",
     }
 
-    LICENSE_FILE: Option<PathBuf> = "ringside.license.file" {
-        kind: PropertyType::Optional(&PropertyType::Path),
+    LICENSE: Option<String> = "ringside.license" {
+        kind: PropertyType::Optional(&PropertyType::String),
         default: "",
         dynamic: false,
-        description: "File holding the cluster license; empty for none",
+        description: "License token (RSL1.…) of this cluster, as `ringside license issue` writes it; empty for none; needs the verification key, and a license applied through the API replaces it until this value changes",
     }
-    LICENSE_PUBLIC_KEY_FILE: Option<PathBuf> = "ringside.license.public.key.file" {
-        kind: PropertyType::Optional(&PropertyType::Path),
+    LICENSE_VERIFICATION_KEY: Option<String> = "ringside.license.verification.key" {
+        kind: PropertyType::Optional(&PropertyType::String),
         default: "",
         dynamic: false,
-        description: "Public key licenses are verified with; empty for the built-in key",
+        description: "The vendor's public key (base64, as in the .pub file of `ringside license keygen`) licenses are verified with; empty: no license can be applied and none is enforced",
+    }
+    LICENSE_GRACE_PERIOD: Duration = "ringside.license.grace.period" {
+        kind: PropertyType::Duration { min: millis(0), max: days(365) },
+        default: "14d",
+        dynamic: false,
+        description: "How long after its expiry date a license keeps working, with loud warnings, before new jobs are refused",
     }
 }
 
@@ -545,8 +551,8 @@ mod tests {
         assert_eq!(keys::WORKER_PORT.name(), "ringside.worker.port");
         assert_eq!(keys::WORKER_PORT.property().default, "29999");
         assert_eq!(
-            keys::LICENSE_PUBLIC_KEY_FILE.property().name,
-            "ringside.license.public.key.file"
+            keys::LICENSE_VERIFICATION_KEY.property().name,
+            "ringside.license.verification.key"
         );
         assert_eq!(
             index_of("ringside.cluster.name"),
@@ -609,7 +615,9 @@ mod tests {
             row,
             "| `ringside.worker.pagestore.size` | size >= 1MiB | `1GiB` | no | Cache capacity of the page store |"
         );
-        let row = markdown_row(keys::LICENSE_FILE.property());
-        assert!(row.contains("| optional path | *(none)* | no |"), "{row}");
+        let row = markdown_row(keys::LICENSE.property());
+        assert!(row.contains("| optional string | *(none)* | no |"), "{row}");
+        let row = markdown_row(keys::LICENSE_GRACE_PERIOD.property());
+        assert!(row.contains("| `14d` | no |"), "{row}");
     }
 }

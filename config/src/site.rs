@@ -19,6 +19,9 @@ pub enum Source {
     File { path: PathBuf, line: usize },
     /// A `--set key=value` argument.
     Override,
+    /// Pushed to a running daemon through its API (`PATCH
+    /// /api/v1/properties`) at `at`, an RFC 3339 time the daemon records.
+    Api { at: String },
 }
 
 impl fmt::Display for Source {
@@ -27,6 +30,7 @@ impl fmt::Display for Source {
             Source::Default => f.write_str("default"),
             Source::File { path, line } => write!(f, "{}:{line}", path.display()),
             Source::Override => f.write_str("--set"),
+            Source::Api { at } => write!(f, "api ({at})"),
         }
     }
 }
@@ -178,6 +182,22 @@ impl SiteConfig {
         Ok(())
     }
 
+    /// This configuration with `changes` (key, value, where it came from)
+    /// applied in order, each checked as a site file line is, then the rules
+    /// between properties: for values that arrive while a daemon runs. All
+    /// or nothing: on the first problem `self` is left as it was.
+    pub fn with_changes<'a>(
+        &self,
+        changes: impl IntoIterator<Item = (&'a str, &'a str, Source)>,
+    ) -> Result<SiteConfig, ConfigError> {
+        let mut config = self.clone();
+        for (key, value, at) in changes {
+            config.set(key, value, at)?;
+        }
+        config.check_consistency()?;
+        Ok(config)
+    }
+
     /// Rules between properties that each look fine on their own.
     fn check_consistency(&self) -> Result<(), ConfigError> {
         let low = self.get(keys::WORKER_PAGESTORE_LOW_WATERMARK);
@@ -227,6 +247,7 @@ impl SiteConfig {
             Source::Default => (0, 0),
             Source::File { line, .. } => (1, *line),
             Source::Override => (2, 0),
+            Source::Api { .. } => (3, 0),
         };
         let (main, other) = if rank(second) > rank(first) {
             (second, first)
@@ -345,7 +366,7 @@ mod tests {
             config.get(keys::WORKER_PAGESTORE_EVICTOR_TYPE),
             EvictorType::Lru
         );
-        assert_eq!(config.get(keys::LICENSE_FILE), None);
+        assert_eq!(config.get(keys::LICENSE), None);
         assert!(config.entries().all(|e| *e.source == Source::Default));
     }
 
@@ -524,7 +545,7 @@ mod tests {
         assert_eq!(heartbeat.source.to_string(), "--set");
         let license = entries
             .iter()
-            .find(|e| e.key == "ringside.license.file")
+            .find(|e| e.key == "ringside.license")
             .unwrap();
         assert_eq!(license.value, "");
     }
@@ -574,6 +595,66 @@ mod tests {
         // Same value from another source is no change.
         let same = SiteConfig::parse("ringside.worker.port=29999", "f", &[]).unwrap();
         assert!(old.diff(&same).is_empty());
+    }
+
+    #[test]
+    fn changes_apply_on_top_with_their_source() {
+        let base = SiteConfig::parse("ringside.job.retention.time=2d\n", "f", &[]).unwrap();
+        let at = Source::Api {
+            at: "2026-12-02T05:01:02Z".into(),
+        };
+        let changed = base
+            .with_changes([
+                ("ringside.job.retention.time", "3d", at.clone()),
+                ("ringside.job.max.tasks.per.worker", "8", at.clone()),
+            ])
+            .unwrap();
+        assert_eq!(
+            changed.get(keys::JOB_RETENTION_TIME),
+            Duration::from_secs(3 * 86_400)
+        );
+        assert_eq!(changed.get(keys::JOB_MAX_TASKS_PER_WORKER), 8);
+        assert_eq!(
+            changed
+                .source("ringside.job.retention.time")
+                .unwrap()
+                .to_string(),
+            "api (2026-12-02T05:01:02Z)"
+        );
+        assert_eq!(base.get(keys::JOB_MAX_TASKS_PER_WORKER), 3);
+    }
+
+    #[test]
+    fn changes_are_checked_as_the_site_file_is() {
+        let base = SiteConfig::default();
+        let at = || Source::Api { at: "t".into() };
+        let bad = base
+            .with_changes([
+                ("ringside.job.max.tasks.per.worker", "8", at()),
+                ("ringside.job.failure.ratio.threshold", "2", at()),
+            ])
+            .unwrap_err();
+        assert_eq!(
+            bad.to_string(),
+            "api (t): bad value \"2\" for ringside.job.failure.ratio.threshold: expected a ratio from 0 to 1, such as 0.9"
+        );
+        let unknown = base
+            .with_changes([("ringside.job.max.task", "8", at())])
+            .unwrap_err();
+        assert!(
+            matches!(unknown, ConfigError::UnknownKey { .. }),
+            "{unknown}"
+        );
+        // The rules between properties hold too, reported at the pushed key.
+        let conflict = base
+            .with_changes([("ringside.worker.failure.detection.timeout", "2s", at())])
+            .unwrap_err();
+        assert!(
+            conflict.to_string().starts_with(
+                "api (t): ringside.worker.failure.detection.timeout=2s conflicts with ringside.worker.heartbeat.interval=3s (default)"
+            ),
+            "{conflict}"
+        );
     }
 
     #[test]

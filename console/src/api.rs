@@ -10,11 +10,17 @@ use axum::{
 };
 use ringside_api::{
     ClusterDetail, ClusterPatch, ClusterView, ErrorBody, NewCluster,
+    audit::action,
     http::{ApiError, ApiJson, ApiQuery, harden, route_not_found},
 };
 use utoipa::OpenApi;
 
-use crate::{AppState, ConsoleError};
+use crate::{Actor, AppState, ConsoleError, audit::Record};
+use audit::audit_refused;
+
+mod audit;
+mod licenses;
+mod operations;
 
 #[derive(OpenApi)]
 #[openapi(
@@ -58,7 +64,11 @@ struct ApiDoc;
 
 /// The OpenAPI document of this API.
 pub fn openapi() -> utoipa::openapi::OpenApi {
-    ApiDoc::openapi()
+    let mut doc = ApiDoc::openapi();
+    doc.merge(audit::AuditDoc::openapi());
+    doc.merge(operations::OperationsDoc::openapi());
+    doc.merge(licenses::LicensesDoc::openapi());
+    doc
 }
 
 /// Routes to nest under `/api/v1`.
@@ -74,6 +84,9 @@ pub fn router() -> Router<AppState> {
             )
             .route("/clusters/{name}/ring-preview", post(ring_preview))
             .route("/drift", get(drift))
+            .merge(audit::router())
+            .merge(operations::router())
+            .merge(licenses::router())
             .route("/openapi.json", get(|| async { Json(openapi()) }))
             .fallback(route_not_found),
     )
@@ -81,7 +94,14 @@ pub fn router() -> Router<AppState> {
 
 impl From<ConsoleError> for ApiError {
     fn from(error: ConsoleError) -> Self {
-        match &error {
+        ApiError::from(&error)
+    }
+}
+
+/// The answer to an error, also what the audit trail records of it.
+impl From<&ConsoleError> for ApiError {
+    fn from(error: &ConsoleError) -> Self {
+        match error {
             ConsoleError::Invalid(field) => {
                 ApiError::new(StatusCode::BAD_REQUEST, "invalid_field", error.to_string())
                     .with_field(field.field.clone())
@@ -90,7 +110,15 @@ impl From<ConsoleError> for ApiError {
                 ApiError::new(StatusCode::CONFLICT, "conflict", error.to_string())
                     .with_field(field.field.clone())
             }
-            ConsoleError::NotFound(_) => ApiError::not_found(error.to_string()),
+            ConsoleError::NotFound(_)
+            | ConsoleError::NoOperation(_)
+            | ConsoleError::NoLicense(_)
+            | ConsoleError::NoTarget { .. } => ApiError::not_found(error.to_string()),
+            ConsoleError::OperationFinished { .. } => ApiError::new(
+                StatusCode::CONFLICT,
+                "operation_finished",
+                error.to_string(),
+            ),
             ConsoleError::Store(_)
             | ConsoleError::Secret(_)
             | ConsoleError::History(_)
@@ -125,9 +153,12 @@ async fn list_clusters(State(state): State<AppState>) -> Result<Json<Vec<Cluster
 ))]
 async fn register_cluster(
     State(state): State<AppState>,
-    ApiJson(new): ApiJson<NewCluster>,
+    actor: Actor,
+    body: Result<ApiJson<NewCluster>, ApiError>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let view = state.register_cluster(new).await?;
+    let record = Record::new(&actor, action::CLUSTER_REGISTER);
+    let new = audit_refused(&state, record, body).await?;
+    let view = state.register_cluster(&actor, new).await?;
     Ok((StatusCode::CREATED, Json(view)))
 }
 
@@ -153,10 +184,13 @@ async fn get_cluster(
 ))]
 async fn update_cluster(
     State(state): State<AppState>,
+    actor: Actor,
     Path(name): Path<String>,
-    ApiJson(patch): ApiJson<ClusterPatch>,
+    body: Result<ApiJson<ClusterPatch>, ApiError>,
 ) -> Result<Json<ClusterView>, ApiError> {
-    Ok(Json(state.update_cluster(&name, patch).await?))
+    let record = Record::new(&actor, action::CLUSTER_UPDATE).target(name.clone());
+    let patch = audit_refused(&state, record, body).await?;
+    Ok(Json(state.update_cluster(&actor, &name, patch).await?))
 }
 
 /// What a change to the cluster's ring would move: add workers
@@ -214,8 +248,9 @@ async fn drift(
 ))]
 async fn remove_cluster(
     State(state): State<AppState>,
+    actor: Actor,
     Path(name): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    state.remove_cluster(&name).await?;
+    state.remove_cluster(&actor, &name).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -15,6 +15,17 @@ pub enum ConsoleError {
     Conflict(FieldError),
     #[error("no cluster named {0:?} is registered")]
     NotFound(String),
+    #[error("no license with id {0} is uploaded")]
+    NoLicense(String),
+    #[error("no operation with id {0}")]
+    NoOperation(String),
+    #[error("operation {id} has no target {cluster:?}")]
+    NoTarget { id: String, cluster: String },
+    #[error("operation {id} already ended {state}: nothing left to cancel")]
+    OperationFinished {
+        id: String,
+        state: ringside_api::operation::OperationState,
+    },
     #[error(transparent)]
     Store(StoreError),
     #[error(transparent)]

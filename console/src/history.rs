@@ -33,14 +33,11 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use futures::TryStreamExt;
-use sea_query::{
-    Expr, ExprTrait, Func, Iden, OnConflict, Order, PostgresQueryBuilder, Query, QueryBuilder,
-    SelectStatement, SqliteQueryBuilder,
-};
-use sea_query_sqlx::{SqlxBinder, SqlxValues};
+use sea_query::{Expr, ExprTrait, Func, Iden, OnConflict, Order, Query, SelectStatement};
+use sea_query_sqlx::SqlxBinder;
 use sqlx::AssertSqlSafe;
 
-use crate::store::{Store, StoreError, on_backend};
+use crate::store::{Store, StoreError, build_each, on_backend};
 
 const SECOND_MS: i64 = 1_000;
 const MINUTE_MS: i64 = 60 * SECOND_MS;
@@ -450,17 +447,6 @@ fn stored(cluster: &str, field: &'static str, value: u64) -> Result<i64, History
 
 /// Builds statements for the backend `builder` stands for; builders hold no
 /// state and are not `Clone`, so each statement gets a fresh one.
-fn build_each<B, S>(statements: &[S], _builder: B) -> Vec<(String, SqlxValues)>
-where
-    B: QueryBuilder + Default,
-    S: SqlxBinder,
-{
-    statements
-        .iter()
-        .map(|statement| statement.build_sqlx(B::default()))
-        .collect()
-}
-
 fn in_window(query: &mut SelectStatement, time: Col, window: Window, cluster: Option<&str>) {
     query
         .and_where(Expr::col(time).gte(window.from_ms))

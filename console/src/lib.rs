@@ -3,18 +3,24 @@
 //! the REST API and the Leptos server functions call, and the REST API
 //! itself. The `ringside-server` binary wires these to the Leptos app.
 
+pub mod actor;
 pub mod api;
+pub mod audit;
 pub mod charts;
 pub mod config;
 pub mod error;
 pub mod health;
 pub mod history;
+pub mod licenses;
+pub mod operations;
 pub mod poller;
+pub mod remote;
 pub mod scrape;
 pub mod secrets;
 pub mod state;
 pub mod store;
 
+pub use actor::Actor;
 pub use config::ConsoleConfig;
 pub use error::ConsoleError;
 pub use state::AppState;

@@ -16,14 +16,16 @@ use futures::{StreamExt, stream};
 use ringside_api::{
     ClusterDetail, ClusterInfo, ClusterStatus, ClusterView, Health, WorkerState, WorkerView,
     job::{JobState, JobView},
+    license::LicenseStatus,
 };
 use ringside_ring::RingSpec;
-use serde::de::DeserializeOwned;
 use tokio::sync::Notify;
 
 use crate::{
     health::{self, Observation},
     history::{self, Retention, Sample},
+    licenses,
+    remote::{Clients, Remote, describe},
     scrape::{self, ClusterMetrics},
     secrets::SecretKey,
     store::{Store, StoredCluster},
@@ -113,16 +115,27 @@ impl FleetStatus {
         let workers = poll.workers.unwrap_or_else(|| snapshot.workers.clone());
         let ring = poll.ring.or_else(|| snapshot.ring.clone());
         let jobs = poll.jobs.unwrap_or_else(|| snapshot.jobs.clone());
-        let (health, reasons) = health::assess(&Observation {
+        let license = poll.license.or_else(|| snapshot.status.license.clone());
+        let (health, mut reasons) = health::assess(&Observation {
             workers: &workers,
             ring: ring.as_ref(),
             jobs: &jobs,
             errors: &poll.errors,
             since: previous,
         });
+        // A license that needs an operator degrades the cluster: expiry
+        // near, a limit nearly reached, expired or invalid.
+        let license_alerts = license.as_ref().map(licenses::alerts).unwrap_or_default();
+        let health = if license_alerts.is_empty() {
+            health
+        } else {
+            Health::Degraded
+        };
+        reasons.extend(license_alerts);
         let status = &mut snapshot.status;
         transition(status, health, now);
         status.reasons = reasons;
+        status.license = license;
         status.checked_at = Some(now);
         status.next_check_at = Some(at.round + chrono_duration(config.interval));
         status.failures = 0;
@@ -243,53 +256,8 @@ struct Poll {
     ring: Option<RingSpec>,
     jobs: Option<Vec<JobView>>,
     metrics: Option<ClusterMetrics>,
+    license: Option<LicenseStatus>,
     errors: Vec<String>,
-}
-
-/// HTTP clients by cluster: clusters with a private CA get their own, built
-/// once per certificate.
-#[derive(Default)]
-struct Clients {
-    shared: Option<reqwest::Client>,
-    by_ca: HashMap<String, reqwest::Client>,
-}
-
-impl Clients {
-    fn for_cluster(
-        &mut self,
-        timeout: Duration,
-        ca: Option<&str>,
-    ) -> Result<reqwest::Client, String> {
-        let build = |ca: Option<&str>| {
-            let mut builder = reqwest::Client::builder().timeout(timeout);
-            if let Some(pem) = ca {
-                let cert = reqwest::Certificate::from_pem(pem.as_bytes())
-                    .map_err(|e| format!("the cluster's CA certificate is unusable: {e}"))?;
-                builder = builder.add_root_certificate(cert);
-            }
-            builder
-                .build()
-                .map_err(|e| format!("cannot build an http client: {e}"))
-        };
-        match ca {
-            None => match &self.shared {
-                Some(client) => Ok(client.clone()),
-                None => {
-                    let client = build(None)?;
-                    self.shared = Some(client.clone());
-                    Ok(client)
-                }
-            },
-            Some(pem) => match self.by_ca.get(pem) {
-                Some(client) => Ok(client.clone()),
-                None => {
-                    let client = build(Some(pem))?;
-                    self.by_ca.insert(pem.to_string(), client.clone());
-                    Ok(client)
-                }
-            },
-        }
-    }
 }
 
 /// Polls forever; spawn it on the runtime.
@@ -301,10 +269,10 @@ pub async fn run(store: Store, fleet: FleetStatus, key: SecretKey, config: Polle
         match store.list_clusters().await {
             Ok(clusters) => {
                 let now = Utc::now();
-                let due: Vec<Target> = clusters
+                let due: Vec<Remote> = clusters
                     .into_iter()
                     .filter(|c| fleet.due(&c.cluster.name, now))
-                    .map(|c| Target::new(c, &key, &mut clients, config.timeout))
+                    .map(|c| Remote::new(c, &key, &mut clients, config.timeout))
                     .collect();
                 let asked = due.len();
                 let round = std::time::Instant::now();
@@ -350,102 +318,44 @@ pub async fn fetch_properties(
     key: &SecretKey,
     timeout: Duration,
 ) -> Result<Vec<ringside_api::PropertyView>, String> {
-    let target = Target::new(stored, key, &mut Clients::default(), timeout);
-    let client = target.client.clone()?;
-    target.json(&client, "/properties").await
+    Remote::new(stored, key, &mut Clients::default(), timeout)
+        .json("/properties")
+        .await
 }
 
-/// One cluster to poll, with what its requests need.
-struct Target {
-    name: String,
-    base: String,
-    token: Option<String>,
-    client: Result<reqwest::Client, String>,
-}
-
-impl Target {
-    fn new(
-        stored: StoredCluster,
-        key: &SecretKey,
-        clients: &mut Clients,
-        timeout: Duration,
-    ) -> Target {
-        let name = stored.cluster.name;
-        let token = stored
-            .sealed_token
-            .and_then(|sealed| match key.open(&name, &sealed) {
-                Ok(token) => Some(token),
-                Err(error) => {
-                    tracing::warn!(cluster = %name, %error, "cannot open the cluster's access token; polling without it");
-                    None
-                }
-            });
-        Target {
-            client: clients.for_cluster(timeout, stored.cluster.ca_certificate.as_deref()),
-            base: stored.cluster.coordinator_url,
-            name,
-            token,
-        }
-    }
-
-    async fn get(&self, client: &reqwest::Client, path: &str) -> Result<reqwest::Response, String> {
-        let url = format!("{}{path}", self.base);
-        let mut request = client.get(&url);
-        if let Some(token) = &self.token {
-            request = request.bearer_auth(token);
-        }
-        let response = request.send().await.map_err(describe)?;
-        if !response.status().is_success() {
-            return Err(format!("{url} answered {}", response.status()));
-        }
-        Ok(response)
-    }
-
-    async fn json<T: DeserializeOwned>(
-        &self,
-        client: &reqwest::Client,
-        path: &str,
-    ) -> Result<T, String> {
-        let path = format!("{}{path}", ringside_api::API_PREFIX);
-        self.get(client, &path)
-            .await?
-            .json::<T>()
-            .await
-            .map_err(|e| format!("{}{path} answered with an unexpected body: {e}", self.base))
-    }
-
-    async fn poll(&self) -> Result<Poll, String> {
-        let client = self.client.clone()?;
-        let client = &client;
-        let info = self.json::<ClusterInfo>(client, "/info").await?;
-        let (workers, ring, jobs, metrics) = tokio::join!(
-            self.json::<Vec<WorkerView>>(client, "/workers"),
-            self.json::<RingSpec>(client, "/ring"),
-            self.json::<Vec<JobView>>(client, "/jobs"),
-            async {
-                let text = self
-                    .get(client, "/metrics")
-                    .await?
-                    .text()
-                    .await
-                    .map_err(describe)?;
-                scrape::parse(&text)
-            },
-        );
-        let mut errors = Vec::new();
-        let workers = keep(&mut errors, "members", workers);
-        let ring = keep(&mut errors, "ring", ring);
-        let jobs = keep(&mut errors, "jobs", jobs);
-        let metrics = keep(&mut errors, "metrics", metrics);
-        Ok(Poll {
-            info,
-            workers,
-            ring,
-            jobs,
-            metrics,
-            errors,
-        })
-    }
+/// Asks one coordinator for everything a poll records.
+async fn poll(target: &Remote) -> Result<Poll, String> {
+    let info = target.json::<ClusterInfo>("/info").await?;
+    let (workers, ring, jobs, license, metrics) = tokio::join!(
+        target.json::<Vec<WorkerView>>("/workers"),
+        target.json::<RingSpec>("/ring"),
+        target.json::<Vec<JobView>>("/jobs"),
+        target.json::<LicenseStatus>("/license"),
+        async {
+            let text = target
+                .get("/metrics")
+                .await?
+                .text()
+                .await
+                .map_err(describe)?;
+            scrape::parse(&text)
+        },
+    );
+    let mut errors = Vec::new();
+    let workers = keep(&mut errors, "members", workers);
+    let ring = keep(&mut errors, "ring", ring);
+    let jobs = keep(&mut errors, "jobs", jobs);
+    let metrics = keep(&mut errors, "metrics", metrics);
+    let license = keep(&mut errors, "license", license);
+    Ok(Poll {
+        info,
+        workers,
+        ring,
+        jobs,
+        metrics,
+        license,
+        errors,
+    })
 }
 
 /// The value of a part of a poll, or none with its error noted.
@@ -457,13 +367,13 @@ fn keep<T>(errors: &mut Vec<String>, what: &str, part: Result<T, String>) -> Opt
 /// that answered, with when.
 async fn poll_round(
     fleet: &FleetStatus,
-    targets: Vec<Target>,
+    targets: Vec<Remote>,
     round: DateTime<Utc>,
     config: &PollerConfig,
 ) -> Vec<(String, DateTime<Utc>)> {
     stream::iter(targets)
         .map(|target| async move {
-            let outcome = target.poll().await;
+            let outcome = poll(&target).await;
             let now = Utc::now();
             let at = When { now, round };
             match outcome {
@@ -482,18 +392,6 @@ async fn poll_round(
         .filter_map(|x| async move { x })
         .collect()
         .await
-}
-
-/// reqwest's top-level message ("error sending request") hides the cause
-/// people need, such as "connection refused"; walk down to it.
-fn describe(error: reqwest::Error) -> String {
-    let mut message = error.to_string();
-    let mut source = std::error::Error::source(&error);
-    while let Some(cause) = source {
-        message = format!("{message}: {cause}");
-        source = cause.source();
-    }
-    message
 }
 
 #[cfg(test)]
@@ -531,6 +429,7 @@ mod tests {
                 capacity_bytes: 1000,
                 used_bytes: 10,
             }),
+            license: None,
             errors: vec![],
         }
     }

@@ -7,11 +7,18 @@ use std::{
     time::{Duration, Instant},
 };
 
-use ringside_api::{ClusterDetail, ClusterPatch, ClusterView, NewCluster, drift::DriftReport};
+use futures::{Stream, TryStreamExt};
+use ringside_api::{
+    ClusterDetail, ClusterPatch, ClusterView, NewCluster,
+    audit::{AuditEntry, AuditFilter, AuditPage, PageRequest, action},
+    drift::DriftReport,
+};
 use ringside_ring::{Preview, Ring, RingChange, preview};
 
 use crate::{
-    ConsoleConfig, ConsoleError,
+    Actor, ConsoleConfig, ConsoleError,
+    audit::{self, AuditLog, Record},
+    operations::Operations,
     poller::{self, FleetStatus},
     secrets::SecretKey,
     store::{Store, StoredCluster},
@@ -21,6 +28,10 @@ use crate::{
 pub struct AppState {
     pub store: Store,
     pub fleet: FleetStatus,
+    /// The audit trail; record into it with [`AppState::audit`].
+    pub audit: AuditLog,
+    /// The fan-out engine: bulk actions on many clusters.
+    pub operations: Operations,
     key: SecretKey,
     registry: Registry,
     /// How long one request to a coordinator may take.
@@ -76,9 +87,14 @@ impl AppState {
             key.clone(),
             config.poller(),
         ));
+        let audit = AuditLog::new(store.clone());
+        let operations = Operations::new(store.clone(), key.clone());
+        operations.resume().await?;
         Ok(AppState {
             store,
             fleet,
+            audit,
+            operations,
             key,
             registry: Registry::default(),
             timeout: config.poll_timeout,
@@ -198,7 +214,22 @@ impl AppState {
         })
     }
 
-    pub async fn register_cluster(&self, new: NewCluster) -> Result<ClusterView, ConsoleError> {
+    /// Registers a cluster as `actor`, audited as `cluster.register`
+    /// whether it succeeds or is refused.
+    pub async fn register_cluster(
+        &self,
+        actor: &Actor,
+        new: NewCluster,
+    ) -> Result<ClusterView, ConsoleError> {
+        let record = Record::new(actor, action::CLUSTER_REGISTER)
+            .target(new.name.clone())
+            .detail(audit::new_cluster_detail(&new));
+        let outcome = self.register(new).await;
+        self.audited(record, &outcome).await;
+        outcome
+    }
+
+    async fn register(&self, new: NewCluster) -> Result<ClusterView, ConsoleError> {
         let new = new.validate()?;
         check_certificate(new.ca_certificate.as_deref())?;
         let sealed = new
@@ -215,12 +246,23 @@ impl AppState {
         })
     }
 
-    /// Edits a cluster; it is polled again at once with its new settings.
+    /// Edits a cluster as `actor`; it is polled again at once with its new
+    /// settings. Audited as `cluster.update`, success or failure.
     pub async fn update_cluster(
         &self,
+        actor: &Actor,
         name: &str,
         patch: ClusterPatch,
     ) -> Result<ClusterView, ConsoleError> {
+        let record = Record::new(actor, action::CLUSTER_UPDATE)
+            .target(name)
+            .detail(audit::cluster_patch_detail(&patch));
+        let outcome = self.update(name, patch).await;
+        self.audited(record, &outcome).await;
+        outcome
+    }
+
+    async fn update(&self, name: &str, patch: ClusterPatch) -> Result<ClusterView, ConsoleError> {
         let patch = patch.validate()?;
         check_certificate(patch.ca_certificate.as_deref().filter(|p| !p.is_empty()))?;
         let sealed = patch
@@ -239,7 +281,15 @@ impl AppState {
         Ok(self.view(stored))
     }
 
-    pub async fn remove_cluster(&self, name: &str) -> Result<(), ConsoleError> {
+    /// Forgets a cluster as `actor`, audited as `cluster.remove`.
+    pub async fn remove_cluster(&self, actor: &Actor, name: &str) -> Result<(), ConsoleError> {
+        let record = Record::new(actor, action::CLUSTER_REMOVE).target(name);
+        let outcome = self.remove(name).await;
+        self.audited(record, &outcome).await;
+        outcome
+    }
+
+    async fn remove(&self, name: &str) -> Result<(), ConsoleError> {
         let removed = self.store.delete_cluster(name).await?;
         self.registry.clear();
         if !removed {
@@ -249,6 +299,76 @@ impl AppState {
         self.fleet.forget(name);
         tracing::info!(cluster = %name, "cluster removed");
         Ok(())
+    }
+
+    /// Appends `record` to the audit trail: what every change made through
+    /// the console must do, success or failure, with the [`Actor`] the
+    /// request acts as (`Actor::from_request`, or the `Actor` extractor in
+    /// an axum handler). Build the [`Record`] before acting and finish it
+    /// with [`Record::outcome`] (or [`Record::result`]):
+    ///
+    /// ```ignore
+    /// let record = Record::new(&actor, "operation.create")
+    ///     .targets(clusters.clone())
+    ///     .detail(json!({"kind": "load", "path": path}));
+    /// let outcome = self.create_operation(..).await;
+    /// state.audit(record.outcome(&outcome)).await?;
+    /// ```
+    ///
+    /// The detail is redacted on the way in (see [`audit::redact`]), but
+    /// leave secrets out of it in the first place. An error here means the
+    /// entry was not stored: the caller decides whether to go on unaudited
+    /// (the cluster actions log it and answer as they would have; a step of
+    /// a staged operation may rather halt).
+    pub async fn audit(&self, record: Record) -> Result<AuditEntry, ConsoleError> {
+        Ok(self.audit.record(record).await?)
+    }
+
+    /// Audits `record` as refused with `error`, and hands the error back:
+    /// for input a door refuses before it reaches the action, such as a
+    /// form field only the UI reads.
+    pub async fn refused(&self, record: Record, error: ConsoleError) -> ConsoleError {
+        self.keep_record(record.result(audit::result_of(&error)))
+            .await;
+        error
+    }
+
+    /// Records how an action ended; a failure to record is logged with
+    /// the entry, and does not change what the caller is answered.
+    pub(crate) async fn audited<T>(&self, record: Record, outcome: &Result<T, ConsoleError>) {
+        self.keep_record(record.outcome(outcome)).await;
+    }
+
+    /// Records a finished entry, logging (not answering) a failure.
+    async fn keep_record(&self, record: Record) {
+        if let Err(error) = self.audit.record(record.clone()).await {
+            tracing::error!(
+                %error,
+                actor = %record.actor,
+                action = %record.action,
+                targets = ?record.targets,
+                result = record.result.code(),
+                "the audit trail could not record a change"
+            );
+        }
+    }
+
+    /// A page of the audit trail, newest first.
+    pub async fn audit_search(
+        &self,
+        filter: &AuditFilter,
+        page: PageRequest,
+    ) -> Result<AuditPage, ConsoleError> {
+        Ok(self.audit.search(filter, page).await?)
+    }
+
+    /// Every audit entry `filter` matches, oldest first, streamed from the
+    /// store a batch at a time.
+    pub fn audit_export(
+        &self,
+        filter: AuditFilter,
+    ) -> impl Stream<Item = Result<AuditEntry, ConsoleError>> + Send + 'static {
+        self.audit.export(filter).map_err(ConsoleError::from)
     }
 }
 

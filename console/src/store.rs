@@ -6,8 +6,8 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 use ringside_api::{Cluster, ClusterPatch, NewCluster};
-use sea_query::{Expr, ExprTrait, Iden, Order, PostgresQueryBuilder, Query, SqliteQueryBuilder};
-use sea_query_sqlx::SqlxBinder;
+use sea_query::{Expr, ExprTrait, Iden, Order, Query, QueryBuilder};
+use sea_query_sqlx::{SqlxBinder, SqlxValues};
 use sqlx::{
     AssertSqlSafe, PgPool, Row, SqlitePool,
     postgres::PgPoolOptions,
@@ -64,11 +64,11 @@ macro_rules! on_backend {
     ($store:expr, |$pool:ident, $builder:ident| $body:expr) => {
         match $store {
             Store::Sqlite($pool) => {
-                let $builder = SqliteQueryBuilder;
+                let $builder = sea_query::SqliteQueryBuilder;
                 $body
             }
             Store::Postgres($pool) => {
-                let $builder = PostgresQueryBuilder;
+                let $builder = sea_query::PostgresQueryBuilder;
                 $body
             }
         }
@@ -236,6 +236,23 @@ impl Store {
         }))
     }
 
+    /// Runs `statements` in order in one transaction.
+    pub(crate) async fn execute_all(
+        &self,
+        statements: &[impl SqlxBinder],
+    ) -> Result<(), StoreError> {
+        on_backend!(self, |pool, builder| {
+            let mut tx = pool.begin().await?;
+            for (sql, values) in build_each(statements, builder) {
+                sqlx::query_with(AssertSqlSafe(sql), values)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            tx.commit().await?;
+        });
+        Ok(())
+    }
+
     /// Removes a cluster; answers whether it existed.
     pub async fn delete_cluster(&self, name: &str) -> Result<bool, StoreError> {
         let query = Query::delete()
@@ -289,6 +306,18 @@ impl Store {
                 .collect()
         })
     }
+}
+
+/// Each statement's SQL and values for the backend `_builder` stands for.
+pub(crate) fn build_each<B, S>(statements: &[S], _builder: B) -> Vec<(String, SqlxValues)>
+where
+    B: QueryBuilder + Default,
+    S: SqlxBinder,
+{
+    statements
+        .iter()
+        .map(|statement| statement.build_sqlx(B::default()))
+        .collect()
 }
 
 fn parse_labels(json: &str) -> Result<BTreeMap<String, String>, StoreError> {

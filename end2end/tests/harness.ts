@@ -1,6 +1,6 @@
 // Starts the real binaries for a browser test: processes on free loopback
 // ports, each with its own temporary directory, stopped when the test ends.
-import { ChildProcess, spawn } from "node:child_process";
+import { ChildProcess, execFileSync, spawn } from "node:child_process";
 import { mkdirSync, mkdtempSync, openSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
@@ -73,9 +73,14 @@ function clusterSets(name: string, dir: string, port: number): string[] {
   ];
 }
 
+// Runs the CLI to its end and answers what it printed.
+export function ringside(...args: string[]): string {
+  return execFileSync(join(binDir, "ringside"), args, { cwd: root, encoding: "utf8" });
+}
+
 // A coordinator; given the port of an earlier one, it restarts that
-// cluster (same port, same metastore).
-export async function startCoordinator(name: string, dir: string, port?: number): Promise<Daemon> {
+// cluster (same port, same metastore). `sets` are more `--set k=v`s.
+export async function startCoordinator(name: string, dir: string, port?: number, sets: string[] = []): Promise<Daemon> {
   port ??= await freePort();
   return startDaemon(
     `coordinator ${name}`,
@@ -85,6 +90,7 @@ export async function startCoordinator(name: string, dir: string, port?: number)
       "--set", "ringside.coordinator.bind.host=127.0.0.1",
       "--set", `ringside.coordinator.port=${port}`,
       "--set", `ringside.coordinator.metastore.dir=${join(dir, name, "metastore")}`,
+      ...sets.flatMap((set) => ["--set", set]),
       "process", "start", "coordinator",
     ],
     `http://127.0.0.1:${port}`,

@@ -180,6 +180,17 @@ pub fn start_worker(name: &str, dir: &Path, cluster: &[String]) -> Daemon {
 
 /// Like `start_worker`, on a given HTTP port.
 pub fn start_worker_on(name: &str, dir: &Path, cluster: &[String], port: u16) -> Daemon {
+    Daemon::start(
+        &format!("worker {name}"),
+        worker_command(name, dir, cluster, port),
+        format!("http://127.0.0.1:{port}"),
+        dir.join(format!("worker-{name}.log")),
+    )
+}
+
+/// The command `start_worker_on` runs, for a test that expects the worker
+/// to stop on its own (its log goes where the caller sends it).
+pub fn worker_command(name: &str, dir: &Path, cluster: &[String], port: u16) -> Command {
     let mut properties = cluster.to_vec();
     properties.extend([
         "ringside.worker.bind.host=127.0.0.1".to_string(),
@@ -196,12 +207,7 @@ pub fn start_worker_on(name: &str, dir: &Path, cluster: &[String], port: u16) ->
     ]);
     let mut command = ringside(&properties);
     command.args(["process", "start", "worker"]);
-    Daemon::start(
-        &format!("worker {name}"),
-        command,
-        format!("http://127.0.0.1:{port}"),
-        dir.join(format!("worker-{name}.log")),
-    )
+    command
 }
 
 /// Starts the console with its data under `dir`, polling every `poll`.
@@ -303,4 +309,81 @@ pub fn metric(base: &str, name: &str) -> Option<u64> {
         let value = line.strip_prefix(name)?.strip_prefix(' ')?;
         value.trim().parse::<f64>().ok().map(|v| v as u64)
     })
+}
+
+/// The fleet simulator (`ringside process start fleet-simulator`): many
+/// real coordinators in one process, killed when dropped.
+pub struct Simulator {
+    /// `(name, url)` of each simulated cluster.
+    pub clusters: Vec<(String, String)>,
+    child: Child,
+}
+
+impl Simulator {
+    /// `count` clusters with their state under `dir` and a UFS at
+    /// `dir/ufs`, each answering `latency_ms` late.
+    pub fn start(dir: &Path, count: u32, latency_ms: u64) -> Simulator {
+        use std::io::BufRead;
+        // Ports are taken from one free port upwards; another process may
+        // hold one of them, so a few bases are tried.
+        for _ in 0..5 {
+            let base = free_port().saturating_sub(count as u16 + 1).max(1024);
+            let mut child = Command::new(bin("ringside"))
+                .args([
+                    "process",
+                    "start",
+                    "fleet-simulator",
+                    "--clusters",
+                    &count.to_string(),
+                    "--base-port",
+                    &base.to_string(),
+                    "--dir",
+                    &dir.display().to_string(),
+                    "--latency-ms",
+                    &latency_ms.to_string(),
+                ])
+                .stdout(Stdio::piped())
+                .stderr(std::fs::File::create(dir.join("simulator.log")).expect("simulator log"))
+                .spawn()
+                .expect("start the fleet simulator");
+            let stdout = child.stdout.take().expect("simulator stdout");
+            let clusters: Vec<(String, String)> = std::io::BufReader::new(stdout)
+                .lines()
+                .take(count as usize)
+                .map_while(Result::ok)
+                .filter_map(|line| {
+                    let (name, url) = line.split_once(' ')?;
+                    Some((name.to_string(), url.to_string()))
+                })
+                .collect();
+            if clusters.len() == count as usize {
+                return Simulator { clusters, child };
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        panic!(
+            "the fleet simulator did not start:\n{}",
+            std::fs::read_to_string(dir.join("simulator.log")).unwrap_or_default()
+        );
+    }
+}
+
+impl Drop for Simulator {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The value of metric `name` with the labels `labels` (as written in the
+/// exposition, e.g. `outcome="executed"`) at `base`/metrics; 0 when absent.
+pub fn labelled_metric(base: &str, name: &str, labels: &str) -> u64 {
+    let text = reqwest::blocking::get(format!("{base}/metrics"))
+        .and_then(|r| r.text())
+        .unwrap_or_default();
+    let prefix = format!("{name}{{{labels}}} ");
+    text.lines()
+        .find_map(|line| line.strip_prefix(&prefix)?.trim().parse::<f64>().ok())
+        .map_or(0, |v| v as u64)
 }

@@ -1,9 +1,12 @@
 //! One module per page of the console.
 
+pub mod audit;
 pub mod cluster;
 pub mod drift;
 pub mod fleet;
+pub mod licenses;
 pub mod not_found;
+pub mod operations;
 
 use std::time::Duration;
 

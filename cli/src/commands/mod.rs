@@ -4,6 +4,7 @@
 mod fs;
 mod info;
 mod job;
+mod license;
 mod process;
 
 use anyhow::Context;
@@ -46,6 +47,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             info::ring(&coordinator(&cli.global)?, format.format).await
         }
         Command::Job(command) => job::run(&coordinator(&cli.global)?, command).await,
+        Command::License(command) => {
+            let site = site_config(&cli.global)?;
+            let flag = cli.global.coordinator.as_deref();
+            license::run(command, &site, || Coordinator::new(flag, &site)).await
+        }
     }
 }
 

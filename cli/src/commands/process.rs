@@ -21,6 +21,7 @@ pub async fn start(daemon: Daemon, site: SiteConfig) -> anyhow::Result<()> {
             clusters,
             base_port,
             dir,
+            latency_ms,
         } => {
             let announce = |list: &[ringside_cluster::simulator::SimulatedCluster]| {
                 for c in list {
@@ -32,6 +33,7 @@ pub async fn start(daemon: Daemon, site: SiteConfig) -> anyhow::Result<()> {
                 clusters,
                 base_port,
                 &dir,
+                std::time::Duration::from_millis(latency_ms),
                 announce,
                 shutdown_signal(),
             )

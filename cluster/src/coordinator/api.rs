@@ -12,6 +12,7 @@ use ringside_api::{
     ClusterInfo, ErrorBody, PropertyView, WorkerHeartbeat, WorkerView,
     http::{ApiError, ApiJson, ApiQuery, harden, route_not_found},
     job::{JobRequest, JobState, JobType, JobView},
+    license::{ApplyLicense, LicenseStatus},
 };
 use serde::Deserialize;
 use utoipa::OpenApi;
@@ -19,8 +20,10 @@ use utoipa::OpenApi;
 use super::{
     CoordinatorState,
     jobs::{JobError, Submitted},
+    license::ApplyError,
 };
 use crate::membership::MembershipError;
+use ringside_license::LicenseError;
 
 #[derive(OpenApi)]
 #[openapi(
@@ -40,7 +43,9 @@ use crate::membership::MembershipError;
         list_jobs,
         current_job,
         get_job,
-        stop_job
+        stop_job,
+        get_license,
+        apply_license
     ),
     components(schemas(
         JobRequest,
@@ -56,7 +61,13 @@ use crate::membership::MembershipError;
         ringside_api::ErrorDetail,
         WorkerHeartbeat,
         WorkerView,
-        ringside_api::WorkerState
+        ringside_api::WorkerState,
+        LicenseStatus,
+        ApplyLicense,
+        ringside_api::license::LicenseState,
+        ringside_api::license::LicenseSummary,
+        ringside_api::license::LicenseKind,
+        ringside_api::license::LicenseSource
     ))
 )]
 struct ApiDoc;
@@ -78,8 +89,13 @@ pub fn router(state: CoordinatorState) -> Router {
         .route("/jobs/current", get(current_job))
         .route("/jobs/{id}", get(get_job))
         .route("/jobs/{id}/stop", post(stop_job))
+        .route("/license", get(get_license).put(apply_license))
         .route("/openapi.json", get(|| async { Json(openapi()) }))
-        .fallback(route_not_found);
+        .fallback(route_not_found)
+        .layer(axum::middleware::from_fn_with_state(
+            state.idempotency.clone(),
+            super::idempotency::guard,
+        ));
     harden(
         Router::new()
             .route("/healthz", get(healthz))
@@ -101,6 +117,7 @@ impl From<MembershipError> for ApiError {
             MembershipError::NotListed { .. } => (StatusCode::FORBIDDEN, "not_listed"),
             MembershipError::InvalidHeartbeat(_) => (StatusCode::BAD_REQUEST, "invalid_body"),
             MembershipError::HeartbeatToEtcdCluster => (StatusCode::CONFLICT, "conflict"),
+            MembershipError::Refused { code, .. } => (StatusCode::FORBIDDEN, *code),
             _ => {
                 tracing::error!(%error, "membership operation failed");
                 (StatusCode::SERVICE_UNAVAILABLE, "unavailable")
@@ -126,13 +143,17 @@ async fn healthz() -> &'static str {
 #[utoipa::path(post, path = "/api/v1/workers/heartbeat", request_body = WorkerHeartbeat, responses(
     (status = 204, description = "Recorded"),
     (status = 400, body = ErrorBody),
-    (status = 403, description = "Not in the static worker list", body = ErrorBody),
+    (status = 403, description = "Not in the static worker list (`not_listed`), or a worker joining beyond the license's worker or capacity limit (`license_limit`): the worker stops", body = ErrorBody),
 ))]
 async fn heartbeat(
     State(state): State<CoordinatorState>,
     ApiJson(hb): ApiJson<WorkerHeartbeat>,
 ) -> Result<StatusCode, ApiError> {
-    state.membership.heartbeat(&hb).await?;
+    let license = &state.license;
+    state
+        .membership
+        .heartbeat_with(&hb, |members| license.admit(&hb, members))
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -171,9 +192,10 @@ async fn properties(State(state): State<CoordinatorState>) -> Json<Vec<PropertyV
 }
 
 /// Prometheus metrics: members by state, jobs by type and state, the
-/// ring's epoch, and the cluster's page store totals from the workers'
-/// heartbeats.
+/// ring's epoch, the cluster's page store totals from the workers'
+/// heartbeats, and the license's standing.
 async fn metrics(State(state): State<CoordinatorState>) -> axum::response::Response {
+    state.license.observe();
     match state.membership.list().await {
         Ok(workers) => state
             .metrics
@@ -215,6 +237,7 @@ impl From<JobError> for ApiError {
     (status = 201, description = "Submitted", body = JobView),
     (status = 200, description = "A stopped job resumed", body = JobView),
     (status = 400, body = ErrorBody),
+    (status = 403, description = "The license expired beyond its grace period (`license_expired`) or no longer holds (`license_invalid`)", body = ErrorBody),
     (status = 404, description = "No such path in the UFS", body = ErrorBody),
     (status = 409, description = "Already active", body = ErrorBody),
 ))]
@@ -222,6 +245,10 @@ async fn submit_job(
     State(state): State<CoordinatorState>,
     ApiJson(request): ApiJson<JobRequest>,
 ) -> Result<Response, ApiError> {
+    state
+        .license
+        .check_new_job()
+        .map_err(|refused| ApiError::new(StatusCode::FORBIDDEN, refused.code, refused.message))?;
     match state.jobs.submit(request).await {
         Ok((job, how)) => {
             let status = match how {
@@ -334,4 +361,59 @@ async fn stop_job(
     Path(id): Path<String>,
 ) -> Result<Json<JobView>, ApiError> {
     Ok(Json(state.jobs.stop(&id).await?))
+}
+
+/// The cluster's license: its state (unlicensed, valid, grace, expired,
+/// invalid) with a message, the license's fields, days left, and the
+/// ONLINE workers' use next to the limits.
+#[utoipa::path(get, path = "/api/v1/license", responses(
+    (status = 200, body = LicenseStatus),
+    (status = 503, body = ErrorBody),
+))]
+async fn get_license(
+    State(state): State<CoordinatorState>,
+) -> Result<Json<LicenseStatus>, ApiError> {
+    let workers = state.membership.list().await?;
+    Ok(Json(state.license.status(&workers)))
+}
+
+impl From<ApplyError> for ApiError {
+    fn from(error: ApplyError) -> Self {
+        let message = format!("license not applied: {error}");
+        match &error {
+            ApplyError::NoKey => ApiError::new(StatusCode::CONFLICT, "license_no_key", message),
+            ApplyError::License(e) => {
+                let status = match e {
+                    LicenseError::BadSignature
+                    | LicenseError::WrongCluster { .. }
+                    | LicenseError::Expired { .. } => StatusCode::FORBIDDEN,
+                    _ => StatusCode::BAD_REQUEST,
+                };
+                ApiError::new(status, e.code(), message).with_field("license")
+            }
+            ApplyError::Database(_) => {
+                tracing::error!(%error, "storing a license failed");
+                ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", message)
+            }
+        }
+    }
+}
+
+/// Applies a license: verified with `ringside.license.verification.key`,
+/// checked to cover this cluster and not to have expired beyond its grace
+/// period, then stored in the metastore (it survives restarts) and
+/// enforced at once. Answers the new status.
+#[utoipa::path(put, path = "/api/v1/license", request_body = ApplyLicense, responses(
+    (status = 200, body = LicenseStatus),
+    (status = 400, description = "Not a license (`license_invalid`): malformed, an unsupported version, or content that breaks the rules", body = ErrorBody),
+    (status = 403, description = "Forged or tampered (`license_invalid`), for another cluster (`license_wrong_cluster`), or expired beyond its grace period (`license_expired`)", body = ErrorBody),
+    (status = 409, description = "This coordinator has no verification key (`license_no_key`)", body = ErrorBody),
+))]
+async fn apply_license(
+    State(state): State<CoordinatorState>,
+    ApiJson(body): ApiJson<ApplyLicense>,
+) -> Result<Json<LicenseStatus>, ApiError> {
+    state.license.apply(&body.license).await?;
+    let workers = state.membership.list().await?;
+    Ok(Json(state.license.status(&workers)))
 }

@@ -2,7 +2,9 @@
 //! serves the cluster's HTTP API until asked to stop.
 
 mod api;
+pub mod idempotency;
 pub mod jobs;
+pub mod license;
 mod metrics;
 
 use std::{future::Future, net::SocketAddr, sync::Arc};
@@ -26,6 +28,10 @@ pub enum CoordinatorError {
     Membership(#[from] MembershipError),
     #[error("jobs: {0}")]
     Jobs(#[from] jobs::JobError),
+    #[error("idempotency keys in the metastore: {0}")]
+    Idempotency(sqlx::Error),
+    #[error(transparent)]
+    License(#[from] license::LicenseStartError),
     #[error("cannot listen on {addr}: {source}")]
     Bind {
         addr: String,
@@ -42,6 +48,8 @@ pub struct CoordinatorState {
     pub membership: Membership,
     pub jobs: jobs::JobService,
     pub metrics: metrics::CoordinatorMetrics,
+    pub idempotency: idempotency::Idempotency,
+    pub license: license::LicenseService,
     /// The configuration it started with, for `GET /api/v1/properties`.
     pub properties: Arc<Vec<PropertyView>>,
 }
@@ -50,6 +58,7 @@ pub struct CoordinatorState {
 pub struct Coordinator {
     listener: tokio::net::TcpListener,
     state: CoordinatorState,
+    added_latency: std::time::Duration,
 }
 
 impl Coordinator {
@@ -69,6 +78,12 @@ impl Coordinator {
         let metastore = Metastore::open(&config.metastore_dir)?;
         let database = metastore.database().await?;
         let membership = Membership::open(database.clone(), config).await?;
+        let metrics = metrics::CoordinatorMetrics::new();
+        let idempotency = idempotency::Idempotency::open(database.clone(), &metrics.registry)
+            .await
+            .map_err(CoordinatorError::Idempotency)?;
+        let license =
+            license::LicenseService::open(database.clone(), config, &metrics.registry).await?;
         let jobs = jobs::JobService::start(
             database,
             membership.clone(),
@@ -92,10 +107,20 @@ impl Coordinator {
                 info,
                 membership,
                 jobs,
-                metrics: metrics::CoordinatorMetrics::new(),
+                metrics,
+                idempotency,
+                license,
                 properties: Arc::new(properties),
             },
+            added_latency: std::time::Duration::ZERO,
         })
+    }
+
+    /// Delays every answer by `latency`, after the request is carried out:
+    /// the fleet simulator's stand-in for coordinators far away.
+    pub fn with_added_latency(mut self, latency: std::time::Duration) -> Coordinator {
+        self.added_latency = latency;
+        self
     }
 
     pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
@@ -116,7 +141,23 @@ impl Coordinator {
             "coordinator listening"
         );
         tokio::spawn(self.state.membership.clone().watch());
-        axum::serve(self.listener, api::router(self.state))
+        tokio::spawn(self.state.idempotency.clone().prune_forever());
+        tokio::spawn(self.state.license.clone().watch());
+        let mut router = api::router(self.state);
+        let latency = self.added_latency;
+        if !latency.is_zero() {
+            router = router.layer(axum::middleware::from_fn(
+                // After the work, before the answer: a client that gives up
+                // waiting has had its request carried out, as with a
+                // coordinator far away.
+                move |request: axum::extract::Request, next: axum::middleware::Next| async move {
+                    let response = next.run(request).await;
+                    tokio::time::sleep(latency).await;
+                    response
+                },
+            ));
+        }
+        axum::serve(self.listener, router)
             .with_graceful_shutdown(shutdown)
             .await
             .map_err(CoordinatorError::Serve)

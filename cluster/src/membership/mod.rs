@@ -49,6 +49,9 @@ pub enum MembershipError {
         "this cluster keeps its members in etcd (ringside.worker.membership.manager.type=ETCD): workers register there, not with the coordinator"
     )]
     HeartbeatToEtcdCluster,
+    /// A worker that may not join, such as one beyond the license's limits.
+    #[error("{message}")]
+    Refused { code: &'static str, message: String },
 }
 
 /// The member table and the ring built from it.
@@ -63,6 +66,9 @@ pub struct Membership {
     /// The member list lives in etcd rather than in the metastore.
     etcd: Option<etcd::EtcdMembers>,
     ring: Arc<RwLock<Ring>>,
+    /// Held while a worker that is not ONLINE is admitted, so two joining
+    /// at once are each checked against the other.
+    admission: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl Membership {
@@ -104,6 +110,7 @@ impl Membership {
             static_list,
             etcd,
             ring: Arc::new(RwLock::new(ring)),
+            admission: Arc::default(),
         };
         membership.refresh().await?;
         Ok(membership)
@@ -111,6 +118,17 @@ impl Membership {
 
     /// Records a heartbeat: a new worker joins, a known one is ONLINE again.
     pub async fn heartbeat(&self, hb: &WorkerHeartbeat) -> Result<(), MembershipError> {
+        self.heartbeat_with(hb, |_| Ok(())).await
+    }
+
+    /// [`Self::heartbeat`], asking `admit` first whether a worker that is
+    /// not ONLINE (new, or back from OFFLINE) may join, given every member
+    /// as [`Self::list`] shows it. Workers already ONLINE are not asked.
+    pub async fn heartbeat_with(
+        &self,
+        hb: &WorkerHeartbeat,
+        admit: impl FnOnce(&[WorkerView]) -> Result<(), MembershipError>,
+    ) -> Result<(), MembershipError> {
         validate_heartbeat(hb)?;
         if self.etcd.is_some() {
             return Err(MembershipError::HeartbeatToEtcdCluster);
@@ -129,16 +147,19 @@ impl Membership {
                 });
             }
         }
+        let mut was_online = self.is_online(&hb.id).await?;
+        let _admitting = if was_online {
+            None
+        } else {
+            let guard = self.admission.clone().lock_owned().await;
+            // Another beat of the same worker may have admitted it meanwhile.
+            was_online = self.is_online(&hb.id).await?;
+            if !was_online {
+                admit(&self.list().await?)?;
+            }
+            Some(guard)
+        };
         let now = Utc::now().timestamp_millis();
-        let previous: Option<i64> =
-            sqlx::query_scalar("SELECT last_heartbeat FROM members WHERE id = ?1")
-                .bind(&hb.id)
-                .fetch_optional(&self.pool)
-                .await?;
-        let was_online = previous.is_some_and(|last| {
-            now.saturating_sub(last)
-                <= i64::try_from(self.failure_timeout.as_millis()).unwrap_or(i64::MAX)
-        });
         sqlx::query(
             "INSERT INTO members (id, address, s3_address, capacity_bytes, used_bytes, pages, version, last_heartbeat, registered_at, cache_read_bytes, ufs_read_bytes)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8, ?9, ?10)
@@ -163,6 +184,21 @@ impl Membership {
             self.refresh().await?;
         }
         Ok(())
+    }
+
+    /// Whether worker `id` is a member heard from within the failure
+    /// detection timeout.
+    async fn is_online(&self, id: &str) -> Result<bool, MembershipError> {
+        let last: Option<i64> =
+            sqlx::query_scalar("SELECT last_heartbeat FROM members WHERE id = ?1")
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await?;
+        let now = Utc::now().timestamp_millis();
+        Ok(last.is_some_and(|last| {
+            now.saturating_sub(last)
+                <= i64::try_from(self.failure_timeout.as_millis()).unwrap_or(i64::MAX)
+        }))
     }
 
     /// Every member with its state.

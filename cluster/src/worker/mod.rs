@@ -42,6 +42,9 @@ pub enum WorkerError {
     Writers(std::io::Error),
     #[error("serving the worker API failed: {0}")]
     Serve(std::io::Error),
+    /// The coordinator refused this worker for good, such as for its license.
+    #[error("the coordinator refused this worker: {0}")]
+    Refused(String),
 }
 
 /// Opens the UFS a site configuration names. Workers read misses from it;
@@ -157,7 +160,7 @@ impl Worker {
         tracing::info!(worker = %self.ctx.id, %address, %s3_address, "worker listening");
 
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-        let heartbeat = tokio::spawn(heartbeat_loop(
+        let mut heartbeat = tokio::spawn(heartbeat_loop(
             self.ctx.clone(),
             self.config.clone(),
             address,
@@ -180,6 +183,13 @@ impl Worker {
         tokio::select! {
             result = &mut servers => { heartbeat.abort(); return result.map(|_| ()).map_err(WorkerError::Serve); }
             () = shutdown => {}
+            refused = &mut heartbeat => {
+                // Only a refusal ends the heartbeat loop: drain and stop.
+                let reason = refused.unwrap_or_else(|e| format!("the heartbeat task failed: {e}"));
+                let _ = stop_tx.send(true);
+                let _ = servers.await;
+                return Err(WorkerError::Refused(reason));
+            }
         }
         heartbeat.abort();
         let _ = stop_tx.send(true);
@@ -213,17 +223,31 @@ impl Registry {
         Ok(Registry::Coordinator { client, url })
     }
 
-    async fn beat(&mut self, config: &WorkerConfig, beat: &WorkerHeartbeat) -> Result<(), String> {
+    async fn beat(
+        &mut self,
+        config: &WorkerConfig,
+        beat: &WorkerHeartbeat,
+    ) -> Result<(), BeatError> {
         match self {
             Registry::Coordinator { client, url } => {
                 match client.post(url.as_str()).json(beat).send().await {
                     Ok(r) if r.status().is_success() => Ok(()),
-                    Ok(r) => Err(format!(
-                        "{url} answered {}: {}",
-                        r.status(),
-                        r.text().await.unwrap_or_default()
-                    )),
-                    Err(e) => Err(format!("{url}: {e}")),
+                    Ok(r) => {
+                        let status = r.status();
+                        let text = r.text().await.unwrap_or_default();
+                        match serde_json::from_str::<ringside_api::ErrorBody>(&text) {
+                            // Beyond the license's limits: retrying cannot help
+                            // until an operator acts, so the worker stops.
+                            Ok(body)
+                                if status == reqwest::StatusCode::FORBIDDEN
+                                    && body.error.code.starts_with("license_") =>
+                            {
+                                Err(BeatError::Refused(body.error.message))
+                            }
+                            _ => Err(BeatError::Retry(format!("{url} answered {status}: {text}"))),
+                        }
+                    }
+                    Err(e) => Err(BeatError::Retry(format!("{url}: {e}"))),
                 }
             }
             Registry::Etcd(slot) => {
@@ -236,29 +260,43 @@ impl Registry {
                             config.failure_detection_timeout,
                         )
                         .await
-                        .map_err(|e| e.to_string())?,
+                        .map_err(|e| BeatError::Retry(e.to_string()))?,
                     )),
                 };
-                registrar.beat(beat).await.map_err(|e| e.to_string())
+                registrar
+                    .beat(beat)
+                    .await
+                    .map_err(|e| BeatError::Retry(e.to_string()))
             }
         }
     }
 }
 
+/// Why a heartbeat did not go through.
+enum BeatError {
+    /// Try again next beat: the coordinator or etcd may not be up yet.
+    Retry(String),
+    /// The coordinator refused this worker for its license: the message
+    /// says why.
+    Refused(String),
+}
+
 /// Tells the membership backend, every heartbeat interval, that this worker
 /// is alive and how full its page store is. Failures are logged and retried
-/// on the next beat: the coordinator or etcd may simply not be up yet.
+/// on the next beat: the coordinator or etcd may simply not be up yet. Ends
+/// only when the coordinator refuses the worker for its license, with the
+/// coordinator's reason.
 async fn heartbeat_loop(
     ctx: WorkerContext,
     config: WorkerConfig,
     address: String,
     s3_address: String,
-) {
+) -> String {
     let mut registry = match Registry::new(&config) {
         Ok(registry) => registry,
         Err(error) => {
             tracing::error!(%error, "cannot build the heartbeat client");
-            return;
+            return std::future::pending().await;
         }
     };
     let mut tick = tokio::time::interval(config.heartbeat_interval);
@@ -283,8 +321,19 @@ async fn heartbeat_loop(
             (Ok(()), _) => {
                 tracing::info!(membership = ?config.membership, "registered")
             }
-            (Err(error), Some(false)) => tracing::debug!(%error, "heartbeat failed"),
-            (Err(error), _) => tracing::warn!(%error, "heartbeat failed; retrying every interval"),
+            (Err(BeatError::Refused(reason)), _) => {
+                tracing::error!(
+                    coordinator = %config.coordinator_address,
+                    "the coordinator refused this worker, which stops: {reason}"
+                );
+                return reason.clone();
+            }
+            (Err(BeatError::Retry(error)), Some(false)) => {
+                tracing::debug!(%error, "heartbeat failed")
+            }
+            (Err(BeatError::Retry(error)), _) => {
+                tracing::warn!(%error, "heartbeat failed; retrying every interval")
+            }
         }
         healthy = Some(outcome.is_ok());
     }

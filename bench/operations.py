@@ -1,0 +1,156 @@
+#!/usr/bin/env python3
+"""One operation fanned out to N simulated clusters (real coordinators in
+one process, each answering --latency-ms after doing the work), from a
+real console. Measures, side by side in the same run:
+
+- the operation, from the POST that starts it to every target final,
+  against the same calls (POST /api/v1/jobs with an idempotency key) made
+  straight from this script with the same concurrency: the limit of these
+  coordinators at this latency on this machine;
+- the fleet page's p99 under wrk while operations run, against the same
+  page with nothing running.
+
+Usage: bench/operations.py [--clusters 1000] [--latency-ms 50] [--bin-dir target/release]
+"""
+
+import argparse
+import concurrent.futures
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+
+from fleet import wait_http, wrk_p99  # bench/fleet.py, beside this script
+
+
+def post(url, body, key=None):
+    headers = {"content-type": "application/json"}
+    if key:
+        headers["idempotency-key"] = key
+    req = urllib.request.Request(url, method="POST", data=json.dumps(body).encode(), headers=headers)
+    with urllib.request.urlopen(req, timeout=30) as r:
+        return json.loads(r.read() or b"null")
+
+
+def get(url):
+    with urllib.request.urlopen(url, timeout=30) as r:
+        return json.loads(r.read())
+
+
+def direct(urls, concurrency, path, run):
+    """The operation's calls made straight to the coordinators; seconds."""
+
+    def one(item):
+        i, base = item
+        post(base + "/api/v1/jobs", {"job_type": "FREE", "path": path}, f"bench-direct-{run}-{i}")
+
+    start = time.perf_counter()
+    with concurrent.futures.ThreadPoolExecutor(concurrency) as pool:
+        list(pool.map(one, enumerate(urls)))
+    return time.perf_counter() - start
+
+
+def operation(console, concurrency, path):
+    """One FREE operation on every cluster through the console; seconds."""
+    start = time.perf_counter()
+    op = post(console + "/api/v1/operations", {
+        "action": {"type": "free", "path": path},
+        "targets": {"kind": "all"},
+        "rollout": {"concurrency": concurrency},
+    })
+    while True:
+        view = get(f"{console}/api/v1/operations/{op['id']}")
+        if view["state"] != "RUNNING":
+            break
+        time.sleep(0.02)
+    took = time.perf_counter() - start
+    if view["state"] != "SUCCEEDED":
+        sys.exit(f"operation ended {view['state']}: {view['counts']}")
+    return took
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--clusters", type=int, default=1000)
+    ap.add_argument("--latency-ms", type=int, default=50)
+    ap.add_argument("--concurrency", type=int, default=64)
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--bin-dir", default=os.environ.get("RINGSIDE_BIN_DIR", "target/release"))
+    ap.add_argument("--base-port", type=int, default=42000)
+    ap.add_argument("--console-port", type=int, default=3901)
+    ap.add_argument("--wrk-connections", type=int, default=4)
+    args = ap.parse_args()
+    work = tempfile.mkdtemp(prefix="ringside-ops-bench-")
+    os.makedirs(f"{work}/ufs/data", exist_ok=True)
+    with open(f"{work}/ufs/data/file", "wb") as f:
+        f.write(b"x" * 4096)
+    procs = []
+    try:
+        sim = subprocess.Popen(
+            [f"{args.bin_dir}/ringside", "process", "start", "fleet-simulator",
+             "--clusters", str(args.clusters), "--base-port", str(args.base_port),
+             "--dir", work, "--latency-ms", str(args.latency_ms)],
+            stdout=subprocess.PIPE, stderr=open(f"{work}/sim.log", "w"), text=True,
+        )
+        procs.append(sim)
+        clusters = [sim.stdout.readline().split() for _ in range(args.clusters)]
+        print(f"{len(clusters)} simulated clusters up", file=sys.stderr)
+
+        console = f"http://127.0.0.1:{args.console_port}"
+        log = open(f"{work}/console.log", "w")
+        proc = subprocess.Popen(
+            [f"{args.bin_dir}/ringside-console", "--listen", f"127.0.0.1:{args.console_port}",
+             "--data-dir", f"{work}/console", "--poll-interval", "10s"],
+            stdout=log, stderr=log, env=dict(os.environ, RUST_LOG="warn"),
+        )
+        procs.append(proc)
+        wait_http(console + "/healthz")
+        for name, url in clusters:
+            post(console + "/api/v1/clusters", {"name": name, "coordinator_url": url})
+        time.sleep(12)  # one poll round over the fleet first, as in steady state
+
+        urls = [u for _, u in clusters]
+        direct_s = statistics.median(direct(urls, args.concurrency, "/data", r) for r in range(args.runs))
+        op_s = statistics.median(operation(console, args.concurrency, "/data") for _ in range(args.runs))
+
+        idle = wrk_p99(console + "/", 8, args.wrk_connections)
+        busy = {}
+
+        def keep_busy(stop):
+            while not stop.is_set():
+                operation(console, args.concurrency, "/data")
+                busy["ops"] = busy.get("ops", 0) + 1
+
+        stop = threading.Event()
+        worker = threading.Thread(target=keep_busy, args=(stop,))
+        worker.start()
+        time.sleep(0.5)
+        during = wrk_p99(console + "/", 8, args.wrk_connections)
+        stop.set()
+        worker.join()
+        result = {
+            "clusters": args.clusters,
+            "latency_ms": args.latency_ms,
+            "concurrency": args.concurrency,
+            "operation_s": round(op_s, 3),
+            "direct_calls_s": round(direct_s, 3),
+            "operation_over_direct": round(op_s / direct_s, 2),
+            "wrk": f"wrk -t2 -c{args.wrk_connections} -d8s --latency /",
+            "fleet_page_p99_idle_ms": round(idle, 1),
+            "fleet_page_p99_during_ms": round(during, 1),
+            "operations_during_wrk": busy.get("ops", 0),
+        }
+        print(json.dumps(result, indent=2))
+    finally:
+        for p in reversed(procs):
+            p.terminate()
+            p.wait(timeout=30)
+
+
+if __name__ == "__main__":
+    main()
