@@ -67,7 +67,7 @@ def operation(console, concurrency, path):
         view = get(f"{console}/api/v1/operations/{op['id']}")
         if view["state"] != "RUNNING":
             break
-        time.sleep(0.02)
+        time.sleep(0.05)
     took = time.perf_counter() - start
     if view["state"] != "SUCCEEDED":
         sys.exit(f"operation ended {view['state']}: {view['counts']}")
@@ -81,14 +81,20 @@ def main():
     ap.add_argument("--concurrency", type=int, default=64)
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--bin-dir", default=os.environ.get("RINGSIDE_BIN_DIR", "target/release"))
-    ap.add_argument("--base-port", type=int, default=42000)
+    # Below the ephemeral range (32768 and up), where other processes'
+    # outgoing connections would take ports from the simulator.
+    ap.add_argument("--base-port", type=int, default=21000)
     ap.add_argument("--console-port", type=int, default=3901)
     ap.add_argument("--wrk-connections", type=int, default=4)
     args = ap.parse_args()
     work = tempfile.mkdtemp(prefix="ringside-ops-bench-")
-    os.makedirs(f"{work}/ufs/data", exist_ok=True)
-    with open(f"{work}/ufs/data/file", "wb") as f:
-        f.write(b"x" * 4096)
+    # A fresh path for each measured run: a FREE of a path with a FREE
+    # still active would be answered 409 instead of starting a job.
+    paths = [f"/d{i}" for i in range(2 * args.runs + 1)]
+    for path in paths:
+        os.makedirs(f"{work}/ufs{path}", exist_ok=True)
+        with open(f"{work}/ufs{path}/file", "wb") as f:
+            f.write(b"x" * 4096)
     procs = []
     try:
         sim = subprocess.Popen(
@@ -115,15 +121,16 @@ def main():
         time.sleep(12)  # one poll round over the fleet first, as in steady state
 
         urls = [u for _, u in clusters]
-        direct_s = statistics.median(direct(urls, args.concurrency, "/data", r) for r in range(args.runs))
-        op_s = statistics.median(operation(console, args.concurrency, "/data") for _ in range(args.runs))
+        direct_s = statistics.median(direct(urls, args.concurrency, paths[r], r) for r in range(args.runs))
+        op_s = statistics.median(
+            operation(console, args.concurrency, paths[args.runs + r]) for r in range(args.runs))
 
         idle = wrk_p99(console + "/", 8, args.wrk_connections)
         busy = {}
 
         def keep_busy(stop):
             while not stop.is_set():
-                operation(console, args.concurrency, "/data")
+                operation(console, args.concurrency, paths[-1])
                 busy["ops"] = busy.get("ops", 0) + 1
 
         stop = threading.Event()

@@ -50,6 +50,32 @@ pub enum Command {
     /// Make vendor keys, issue and inspect licenses, and apply them to a cluster.
     #[command(subcommand)]
     License(LicenseCommand),
+    /// Show the coordinator's properties and change its dynamic ones live.
+    #[command(subcommand)]
+    Conf(ConfCommand),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ConfCommand {
+    /// List the coordinator's properties: value and where it came from.
+    Get {
+        /// Only these keys; every property when none is given.
+        keys: Vec<String>,
+        #[command(flatten)]
+        format: FormatArg,
+    },
+    /// Push dynamic properties to the running coordinator, all or nothing;
+    /// they apply at once and survive restarts until unset.
+    Set {
+        /// KEY=VALUE, written as in ringside-site.properties.
+        #[arg(required = true, value_name = "KEY=VALUE")]
+        properties: Vec<String>,
+    },
+    /// Clear pushed properties: the site file's value (or the default) applies again.
+    Unset {
+        #[arg(required = true, value_name = "KEY")]
+        keys: Vec<String>,
+    },
 }
 
 #[derive(Subcommand, Debug)]

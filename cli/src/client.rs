@@ -76,6 +76,15 @@ impl Coordinator {
         self.answer(self.http.put(self.url(path)).json(body)).await
     }
 
+    pub async fn patch_json<B: Serialize, T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &B,
+    ) -> anyhow::Result<(StatusCode, T)> {
+        self.answer(self.http.patch(self.url(path)).json(body))
+            .await
+    }
+
     pub async fn delete(&self, path: &str) -> anyhow::Result<()> {
         self.send(self.http.delete(self.url(path)))
             .await

@@ -38,7 +38,7 @@ use sqlx::{AssertSqlSafe, Row};
 
 use crate::{
     Actor, ConsoleError,
-    store::{Store, StoreError, on_backend},
+    store::{Store, StoreError, fetch_rows, on_backend},
 };
 
 /// What stands in for a secret in an entry's detail.
@@ -481,45 +481,36 @@ impl AuditLog {
     }
 
     async fn fetch(&self, query: &SelectStatement) -> Result<Vec<AuditEntry>, StoreError> {
-        on_backend!(&self.store, |pool, builder| {
-            let (sql, values) = query.build_sqlx(builder);
-            let rows = sqlx::query_with(AssertSqlSafe(sql), values)
-                .fetch_all(pool)
-                .await?;
-            rows.iter()
-                .map(|row| {
-                    let id: i64 = row.try_get("id")?;
-                    let millis: i64 = row.try_get("at_ms")?;
-                    let targets: String = row.try_get("targets")?;
-                    let detail: String = row.try_get("detail")?;
-                    let code: String = row.try_get("result_code")?;
-                    let corrupt = |what: &str, e: serde_json::Error| {
-                        StoreError::Corrupt(format!("audit entry {id}: {what}: {e}"))
-                    };
-                    Ok(AuditEntry {
-                        id,
-                        at: DateTime::from_timestamp_millis(millis).ok_or_else(|| {
-                            StoreError::Corrupt(format!("audit entry {id}: time {millis}"))
-                        })?,
-                        actor: row.try_get("actor")?,
-                        action: row.try_get("action")?,
-                        targets: serde_json::from_str(&targets)
-                            .map_err(|e| corrupt("targets", e))?,
-                        detail: serde_json::from_str(&detail).map_err(|e| corrupt("detail", e))?,
-                        result: if code == "ok" {
-                            AuditResult::Ok
-                        } else {
-                            AuditResult::Error {
-                                code,
-                                message: row
-                                    .try_get::<Option<String>, _>("result_message")?
-                                    .unwrap_or_default(),
-                                field: row.try_get("result_field")?,
-                            }
-                        },
-                    })
-                })
-                .collect()
+        fetch_rows!(&self.store, query, |row| {
+            let id: i64 = row.try_get("id")?;
+            let millis: i64 = row.try_get("at_ms")?;
+            let targets: String = row.try_get("targets")?;
+            let detail: String = row.try_get("detail")?;
+            let code: String = row.try_get("result_code")?;
+            let corrupt = |what: &str, e: serde_json::Error| {
+                StoreError::Corrupt(format!("audit entry {id}: {what}: {e}"))
+            };
+            Ok(AuditEntry {
+                id,
+                at: DateTime::from_timestamp_millis(millis).ok_or_else(|| {
+                    StoreError::Corrupt(format!("audit entry {id}: time {millis}"))
+                })?,
+                actor: row.try_get("actor")?,
+                action: row.try_get("action")?,
+                targets: serde_json::from_str(&targets).map_err(|e| corrupt("targets", e))?,
+                detail: serde_json::from_str(&detail).map_err(|e| corrupt("detail", e))?,
+                result: if code == "ok" {
+                    AuditResult::Ok
+                } else {
+                    AuditResult::Error {
+                        code,
+                        message: row
+                            .try_get::<Option<String>, _>("result_message")?
+                            .unwrap_or_default(),
+                        field: row.try_get("result_field")?,
+                    }
+                },
+            })
         })
     }
 }

@@ -16,16 +16,15 @@ use ringside_api::{
 };
 use ringside_charts::{Chart, Series, Unit, render_svg};
 use sea_query::{Expr, ExprTrait, Iden, Order, Query};
-use sea_query_sqlx::SqlxBinder;
 use serde_json::json;
-use sqlx::{AssertSqlSafe, Row};
+use sqlx::Row;
 
 use crate::{
     AppState, ConsoleError,
     actor::Actor,
     audit::Record,
     history::{Metric, Scope},
-    store::{Store, StoreError, on_backend},
+    store::{Store, StoreError, fetch_rows},
 };
 
 /// A license expiring within this many days raises an alert.
@@ -241,23 +240,14 @@ impl Store {
         if let Some(id) = id {
             query.and_where(Expr::col(Licenses::Id).eq(id));
         }
-        on_backend!(self, |pool, builder| {
-            let (sql, values) = query.build_sqlx(builder);
-            let rows = sqlx::query_with(AssertSqlSafe(sql), values)
-                .fetch_all(pool)
-                .await?;
-            rows.iter()
-                .map(|row| {
-                    let at: i64 = row.try_get("uploaded_at")?;
-                    Ok(StoredLicense {
-                        token: row.try_get("token")?,
-                        uploaded_at: DateTime::from_timestamp_millis(at).ok_or_else(|| {
-                            StoreError::Corrupt(format!("timestamp {at} out of range"))
-                        })?,
-                        uploaded_by: row.try_get("uploaded_by")?,
-                    })
-                })
-                .collect()
+        fetch_rows!(self, &query, |row| {
+            let at: i64 = row.try_get("uploaded_at")?;
+            Ok(StoredLicense {
+                token: row.try_get("token")?,
+                uploaded_at: DateTime::from_timestamp_millis(at)
+                    .ok_or_else(|| StoreError::Corrupt(format!("timestamp {at} out of range")))?,
+                uploaded_by: row.try_get("uploaded_by")?,
+            })
         })
     }
 }

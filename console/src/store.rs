@@ -76,6 +76,24 @@ macro_rules! on_backend {
 }
 pub(crate) use on_backend;
 
+/// Runs the select `$query` on `$store`'s backend and maps each row with
+/// `$map` (which sees `$row` and may use `?` on `StoreError`s): the
+/// fetch-and-map every reading query shares.
+macro_rules! fetch_rows {
+    ($store:expr, $query:expr, |$row:ident| $map:expr) => {
+        crate::store::on_backend!($store, |pool, builder| {
+            let (sql, values) = sea_query_sqlx::SqlxBinder::build_sqlx($query, builder);
+            let rows = sqlx::query_with(sqlx::AssertSqlSafe(sql), values)
+                .fetch_all(pool)
+                .await?;
+            rows.iter()
+                .map(|$row| -> Result<_, crate::store::StoreError> { $map })
+                .collect::<Result<Vec<_>, crate::store::StoreError>>()
+        })
+    };
+}
+pub(crate) use fetch_rows;
+
 impl Store {
     /// Connects to `url` and brings its schema up to date.
     pub async fn open(url: &str) -> Result<Store, StoreError> {
@@ -280,30 +298,22 @@ impl Store {
         if let Some(name) = name {
             query.and_where(Expr::col(Clusters::Name).eq(name));
         }
-        on_backend!(self, |pool, builder| {
-            let (sql, values) = query.build_sqlx(builder);
-            let rows = sqlx::query_with(AssertSqlSafe(sql), values)
-                .fetch_all(pool)
-                .await?;
-            rows.iter()
-                .map(|row| {
-                    let labels: String = row.try_get("labels")?;
-                    let sealed_token: Option<String> = row.try_get("access_token_sealed")?;
-                    Ok(StoredCluster {
-                        cluster: Cluster {
-                            name: row.try_get("name")?,
-                            coordinator_url: row.try_get("coordinator_url")?,
-                            labels: parse_labels(&labels)?,
-                            region: row.try_get("region")?,
-                            has_access_token: sealed_token.is_some(),
-                            ca_certificate: row.try_get("ca_certificate")?,
-                            created_at: from_millis(row.try_get("created_at")?)?,
-                            updated_at: from_millis(row.try_get("updated_at")?)?,
-                        },
-                        sealed_token,
-                    })
-                })
-                .collect()
+        fetch_rows!(self, &query, |row| {
+            let labels: String = row.try_get("labels")?;
+            let sealed_token: Option<String> = row.try_get("access_token_sealed")?;
+            Ok(StoredCluster {
+                cluster: Cluster {
+                    name: row.try_get("name")?,
+                    coordinator_url: row.try_get("coordinator_url")?,
+                    labels: parse_labels(&labels)?,
+                    region: row.try_get("region")?,
+                    has_access_token: sealed_token.is_some(),
+                    ca_certificate: row.try_get("ca_certificate")?,
+                    created_at: from_millis(row.try_get("created_at")?)?,
+                    updated_at: from_millis(row.try_get("updated_at")?)?,
+                },
+                sealed_token,
+            })
         })
     }
 }

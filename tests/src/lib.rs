@@ -324,10 +324,18 @@ impl Simulator {
     /// `dir/ufs`, each answering `latency_ms` late.
     pub fn start(dir: &Path, count: u32, latency_ms: u64) -> Simulator {
         use std::io::BufRead;
-        // Ports are taken from one free port upwards; another process may
-        // hold one of them, so a few bases are tried.
-        for _ in 0..5 {
-            let base = free_port().saturating_sub(count as u16 + 1).max(1024);
+        // The clusters take `count` ports from a base up. Bases are drawn
+        // below the ephemeral range (32768 and up), where the free ports
+        // other tests pick and every outgoing connection's port come from;
+        // two simulators may still meet, so a few bases are tried.
+        for attempt in 0..8u64 {
+            let seed = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.subsec_nanos() as u64)
+                ^ (u64::from(std::process::id()) << 16)
+                ^ attempt.wrapping_mul(7919);
+            let span = 32_000u64.saturating_sub(10_000 + u64::from(count)).max(1);
+            let base = (10_000 + seed % span) as u16;
             let mut child = Command::new(bin("ringside"))
                 .args([
                     "process",

@@ -650,3 +650,52 @@ fn a_deployment_license_uploaded_once_is_applied_to_the_clusters_it_names() {
         .unwrap();
     assert_eq!(unknown.status(), StatusCode::NOT_FOUND);
 }
+
+#[test]
+fn properties_pushed_to_every_cluster_take_effect_live() {
+    let dir = tempfile::tempdir().unwrap();
+    let fleet = Simulator::start(dir.path(), 3, 0);
+    let console = start_console(dir.path(), "1h", None);
+    let http = Client::new();
+    for (name, url) in &fleet.clusters {
+        register(&http, &console.url, name, url, json!({}));
+    }
+    let push = |properties: Value| {
+        let op = start(
+            &http,
+            &console.url,
+            json!({
+                "action": {"type": "push_properties", "properties": properties},
+                "targets": {"kind": "all"},
+            }),
+        );
+        finished(&http, &console.url, &op.summary.id, Duration::from_secs(20))
+    };
+    let op = push(json!({"ringside.job.retention.time": "2h"}));
+    assert_eq!(op.summary.state, OperationState::Succeeded, "{op:#?}");
+    assert_eq!(op.summary.description, "push ringside.job.retention.time on 3 clusters");
+    for (name, url) in &fleet.clusters {
+        let properties: Vec<Value> = http
+            .get(format!("{url}/api/v1/properties"))
+            .send()
+            .unwrap()
+            .json()
+            .unwrap();
+        let retention = properties
+            .iter()
+            .find(|p| p["key"] == "ringside.job.retention.time")
+            .unwrap();
+        assert_eq!(retention["value"], "2h", "{name}");
+        assert!(retention["source"].as_str().unwrap().starts_with("api"), "{retention}");
+    }
+    // A key a coordinator cannot change live is refused by each, with why,
+    // and not retried.
+    let op = push(json!({"ringside.coordinator.port": "1"}));
+    assert_eq!(op.summary.state, OperationState::Failed);
+    for t in &op.targets {
+        let message = t.message.as_deref().unwrap();
+        assert!(message.starts_with("400"), "{message}");
+        assert!(message.contains("restart"), "{message}");
+        assert_eq!(t.attempts, 1);
+    }
+}

@@ -7,7 +7,7 @@ use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 use ringside_api::audit::{AuditEntry, AuditPage, AuditQuery, AuditResult, action};
 
-use super::fleet::ErrorNote;
+use super::{DataTable, fleet::ErrorNote};
 use crate::{format, server::search_audit};
 
 /// Actions offered as suggestions in the action filter; any prefix works.
@@ -212,21 +212,7 @@ fn AuditTable(
         query.update(|q| q.before = previous);
     };
     view! {
-        <div class="overflow-x-auto rounded-lg border border-slate-200 bg-white shadow-sm">
-            <table class="min-w-full divide-y divide-slate-200 text-sm" data-testid="audit-table">
-                <thead class="bg-slate-50 text-left text-xs font-semibold uppercase tracking-wide text-slate-600">
-                    <tr>
-                        <th class="px-3 py-2">"When"</th>
-                        <th class="px-3 py-2">"Who"</th>
-                        <th class="px-3 py-2">"Action"</th>
-                        <th class="px-3 py-2">"Targets"</th>
-                        <th class="px-3 py-2">"Result"</th>
-                        <th class="px-3 py-2">"Detail"</th>
-                    </tr>
-                </thead>
-                <tbody class="divide-y divide-slate-100">{rows}</tbody>
-            </table>
-        </div>
+        <DataTable headers=&["When", "Who", "Action", "Targets", "Result", "Detail"] testid="audit-table">{rows}</DataTable>
         <div class="mt-2 flex items-center justify-between text-xs text-slate-500">
             <p data-testid="audit-count">{format!("{shown} entries shown, newest first")}</p>
             <div class="flex items-center gap-2" data-testid="audit-pages">

@@ -197,6 +197,7 @@ fn FleetTable(page: FleetPage, state: RwSignal<FleetQuery>) -> impl IntoView {
                         <SortHeader state key=SortKey::Used label="Cache used"/>
                         <SortHeader state key=SortKey::HitRatio label="Hit ratio"/>
                         <SortHeader state key=SortKey::Jobs label="Jobs"/>
+                        <th class="px-3 py-2">"License"</th>
                     </tr>
                 </thead>
                 <tbody class="divide-y divide-slate-100">{rows}</tbody>
@@ -281,6 +282,9 @@ fn ClusterRow(view: ClusterView) -> impl IntoView {
             </td>
             <td class="px-3 py-2 text-xs" data-testid="cluster-hit-ratio">{format::percent(status.hit_ratio)}</td>
             <td class="px-3 py-2 text-xs">{status.running_jobs}</td>
+            <td class="px-3 py-2 text-xs" data-testid="cluster-license">
+                <A href="/licenses" attr:class="hover:underline">{format::license(status.license.as_ref())}</A>
+            </td>
         </tr>
     }
 }

@@ -11,7 +11,7 @@ use ringside_api::{
     licenses::{LicenseDashboard, LicenseRow, UploadedLicense},
 };
 
-use super::{Bar, fleet::ErrorNote, refresh_ticker};
+use super::{Bar, DataTable, fleet::ErrorNote, refresh_ticker};
 use crate::{
     format,
     server::licenses::{
@@ -89,7 +89,7 @@ pub fn LicensesPage() -> impl IntoView {
         <section class="mt-8 grid grid-cols-1 gap-6 lg:grid-cols-2">
             <div class="rounded-lg border border-slate-200 bg-white p-4 shadow-sm" data-testid="license-expiry-chart">
                 {move || match chart.get() {
-                    Some(Ok(svg)) => view! { <div inner_html=svg></div> }.into_any(),
+                    Some(Ok(svg)) => view! { <div class="[&>svg]:h-auto [&>svg]:w-full" inner_html=svg></div> }.into_any(),
                     Some(Err(e)) => view! { <ErrorNote error=e/> }.into_any(),
                     None => view! { <p class="text-sm text-slate-500">"Drawing…"</p> }.into_any(),
                 }}
@@ -134,26 +134,9 @@ fn Dashboard(
                 {alerts.into_iter().map(|(c, a)| view! { <li data-testid="license-alert"><a class="font-medium hover:underline" href=format!("/clusters/{c}")>{c.clone()}</a>": "{a}</li> }).collect_view()}
             </ul>
         })}
-        <div class="overflow-x-auto rounded-lg border border-slate-200 bg-white shadow-sm">
-            <table class="min-w-full divide-y divide-slate-200 text-sm" data-testid="license-table">
-                <thead class="bg-slate-50 text-left text-xs font-semibold uppercase tracking-wide text-slate-600">
-                    <tr>
-                        <th class="px-3 py-2">"Cluster"</th>
-                        <th class="px-3 py-2">"State"</th>
-                        <th class="px-3 py-2">"License"</th>
-                        <th class="px-3 py-2">"Expires"</th>
-                        <th class="px-3 py-2">"Days left"</th>
-                        <th class="px-3 py-2">"Workers"</th>
-                        <th class="px-3 py-2">"Capacity"</th>
-                        <th class="px-3 py-2">"Signature"</th>
-                        <th class="px-3 py-2">"Capacity limit reached"</th>
-                    </tr>
-                </thead>
-                <tbody class="divide-y divide-slate-100">
-                    {rows.into_iter().map(|row| view! { <Row row/> }).collect_view()}
-                </tbody>
-            </table>
-        </div>
+        <DataTable headers=&["Cluster", "State", "License", "Expires", "Days left", "Workers", "Capacity", "Signature", "Capacity limit reached"] testid="license-table">
+                {rows.into_iter().map(|row| view! { <Row row/> }).collect_view()}
+            </DataTable>
         <h2 class="mb-2 mt-8 text-lg font-semibold">"Uploaded licenses"</h2>
         <Uploaded list=uploaded apply/>
     }
@@ -273,21 +256,7 @@ fn Uploaded(
         })
         .collect_view();
     view! {
-        <div class="overflow-x-auto rounded-lg border border-slate-200 bg-white shadow-sm">
-            <table class="min-w-full divide-y divide-slate-200 text-sm">
-                <thead class="bg-slate-50 text-left text-xs font-semibold uppercase tracking-wide text-slate-600">
-                    <tr>
-                        <th class="px-3 py-2">"Id"</th>
-                        <th class="px-3 py-2">"Customer"</th>
-                        <th class="px-3 py-2">"Kind"</th>
-                        <th class="px-3 py-2">"Expires"</th>
-                        <th class="px-3 py-2">"Clusters"</th>
-                        <th class="px-3 py-2"></th>
-                    </tr>
-                </thead>
-                <tbody class="divide-y divide-slate-100">{rows}</tbody>
-            </table>
-        </div>
+        <DataTable headers=&["Id", "Customer", "Kind", "Expires", "Clusters", ""] testid="uploaded-licenses">{rows}</DataTable>
     }
     .into_any()
 }

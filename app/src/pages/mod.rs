@@ -55,6 +55,25 @@ pub fn Bar(fraction: f64, #[prop(default = "bg-sky-600")] color: &'static str) -
     }
 }
 
+/// A bordered table under a header row of `headers`; `children` are its rows.
+#[component]
+pub fn DataTable(
+    headers: &'static [&'static str],
+    testid: &'static str,
+    children: Children,
+) -> impl IntoView {
+    view! {
+        <div class="overflow-x-auto rounded-lg border border-slate-200 bg-white shadow-sm">
+            <table class="min-w-full divide-y divide-slate-200 text-sm" data-testid=testid>
+                <thead class="bg-slate-50 text-left text-xs font-semibold uppercase tracking-wide text-slate-600">
+                    <tr>{headers.iter().map(|h| view! { <th class="px-3 py-2">{*h}</th> }).collect_view()}</tr>
+                </thead>
+                <tbody class="divide-y divide-slate-100">{children()}</tbody>
+            </table>
+        </div>
+    }
+}
+
 /// A chart the server drew as SVG, refreshed with the page.
 #[component]
 pub fn Chart(

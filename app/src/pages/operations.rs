@@ -15,7 +15,7 @@ use ringside_api::{
     },
 };
 
-use super::{Bar, fleet::ErrorNote, not_found::NotFound, refresh_ticker};
+use super::{Bar, DataTable, fleet::ErrorNote, not_found::NotFound, refresh_ticker};
 use crate::{
     error::UiError,
     format,
@@ -408,20 +408,7 @@ fn History(list: Vec<OperationSummary>) -> impl IntoView {
         })
         .collect_view();
     view! {
-        <div class="overflow-x-auto rounded-lg border border-slate-200 bg-white shadow-sm">
-            <table class="min-w-full divide-y divide-slate-200 text-sm" data-testid="op-history">
-                <thead class="bg-slate-50 text-left text-xs font-semibold uppercase tracking-wide text-slate-600">
-                    <tr>
-                        <th class="px-3 py-2">"Started"</th>
-                        <th class="px-3 py-2">"Operation"</th>
-                        <th class="px-3 py-2">"By"</th>
-                        <th class="px-3 py-2">"State"</th>
-                        <th class="px-3 py-2">"Results"</th>
-                    </tr>
-                </thead>
-                <tbody class="divide-y divide-slate-100">{rows}</tbody>
-            </table>
-        </div>
+        <DataTable headers=&["Started", "Operation", "By", "State", "Results"] testid="op-history">{rows}</DataTable>
     }
     .into_any()
 }
@@ -507,22 +494,7 @@ fn Details(
             </p>
             <Bar fraction=format::fraction(u64::from(done), u64::from(counts.total))/>
         </div>
-        <div class="overflow-x-auto rounded-lg border border-slate-200 bg-white shadow-sm">
-            <table class="min-w-full divide-y divide-slate-200 text-sm" data-testid="op-targets-table">
-                <thead class="bg-slate-50 text-left text-xs font-semibold uppercase tracking-wide text-slate-600">
-                    <tr>
-                        <th class="px-3 py-2">"Cluster"</th>
-                        <th class="px-3 py-2">"Wave"</th>
-                        <th class="px-3 py-2">"State"</th>
-                        <th class="px-3 py-2">"Attempts"</th>
-                        <th class="px-3 py-2">"Duration"</th>
-                        <th class="px-3 py-2">"Message"</th>
-                        <th class="px-3 py-2"></th>
-                    </tr>
-                </thead>
-                <tbody class="divide-y divide-slate-100">{rows}</tbody>
-            </table>
-        </div>
+        <DataTable headers=&["Cluster", "Wave", "State", "Attempts", "Duration", "Message", ""] testid="op-targets-table">{rows}</DataTable>
     }
 }
 

@@ -1,6 +1,7 @@
 //! One module per command group; each turns arguments into calls on the
 //! library crates and prints what comes back.
 
+mod conf;
 mod fs;
 mod info;
 mod job;
@@ -52,6 +53,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let flag = cli.global.coordinator.as_deref();
             license::run(command, &site, || Coordinator::new(flag, &site)).await
         }
+        Command::Conf(command) => conf::run(&coordinator(&cli.global)?, command).await,
     }
 }
 

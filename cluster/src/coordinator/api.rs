@@ -9,7 +9,7 @@ use axum::{
     routing::{delete, get, post},
 };
 use ringside_api::{
-    ClusterInfo, ErrorBody, PropertyView, WorkerHeartbeat, WorkerView,
+    ClusterInfo, ErrorBody, PropertyPatch, PropertyView, WorkerHeartbeat, WorkerView,
     http::{ApiError, ApiJson, ApiQuery, harden, route_not_found},
     job::{JobRequest, JobState, JobType, JobView},
     license::{ApplyLicense, LicenseStatus},
@@ -21,6 +21,7 @@ use super::{
     CoordinatorState,
     jobs::{JobError, Submitted},
     license::ApplyError,
+    properties::PatchError,
 };
 use crate::membership::MembershipError;
 use ringside_license::LicenseError;
@@ -39,6 +40,7 @@ use ringside_license::LicenseError;
         remove_worker,
         ring,
         properties,
+        patch_properties,
         submit_job,
         list_jobs,
         current_job,
@@ -57,6 +59,7 @@ use ringside_license::LicenseError;
         ringside_api::job::FailedFile,
         ClusterInfo,
         PropertyView,
+        PropertyPatch,
         ErrorBody,
         ringside_api::ErrorDetail,
         WorkerHeartbeat,
@@ -84,7 +87,7 @@ pub fn router(state: CoordinatorState) -> Router {
         .route("/workers/heartbeat", post(heartbeat))
         .route("/workers/{id}", delete(remove_worker))
         .route("/ring", get(ring))
-        .route("/properties", get(properties))
+        .route("/properties", get(properties).patch(patch_properties))
         .route("/jobs", post(submit_job).get(list_jobs))
         .route("/jobs/current", get(current_job))
         .route("/jobs/{id}", get(get_job))
@@ -188,7 +191,45 @@ async fn ring(State(state): State<CoordinatorState>) -> Json<ringside_ring::Ring
 /// and where it came from; what the console compares for config drift.
 #[utoipa::path(get, path = "/api/v1/properties", responses((status = 200, body = [PropertyView])))]
 async fn properties(State(state): State<CoordinatorState>) -> Json<Vec<PropertyView>> {
-    Json(state.properties.to_vec())
+    Json(state.properties.list().await)
+}
+
+impl From<PatchError> for ApiError {
+    fn from(error: PatchError) -> Self {
+        let message = format!("properties not changed: {error}");
+        let code = match &error {
+            PatchError::UnknownProperty { .. } => "unknown_property",
+            PatchError::NotDynamic { .. } => "not_dynamic",
+            PatchError::InvalidValue { .. } => "invalid_value",
+            PatchError::Database(_) => {
+                tracing::error!(%error, "storing pushed properties failed");
+                return ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", message);
+            }
+        };
+        let answer = ApiError::new(StatusCode::BAD_REQUEST, code, message);
+        match error.key() {
+            Some(key) if !key.is_empty() => answer.with_field(key),
+            _ => answer,
+        }
+    }
+}
+
+/// Changes dynamic properties of the running coordinator, all or nothing,
+/// and answers every property as `GET` does (a pushed one with source
+/// `api (TIME)`). Only the dynamic properties the coordinator itself reads
+/// can be pushed; they apply at once and are kept in the metastore, winning
+/// over the site file across restarts until pushed again or cleared with
+/// `null`.
+#[utoipa::path(patch, path = "/api/v1/properties", request_body = PropertyPatch, responses(
+    (status = 200, description = "Applied", body = [PropertyView]),
+    (status = 400, description = "Nothing changed: a key the schema does not know (`unknown_property`, with the closest known key), one the coordinator cannot change while it runs or does not read (`not_dynamic`: change it in ringside-site.properties and restart), or a value its type or the rules between properties refuse (`invalid_value`); `field` names the key", body = ErrorBody),
+    (status = 503, body = ErrorBody),
+))]
+async fn patch_properties(
+    State(state): State<CoordinatorState>,
+    ApiJson(patch): ApiJson<PropertyPatch>,
+) -> Result<Json<Vec<PropertyView>>, ApiError> {
+    Ok(Json(state.properties.patch(&patch).await?))
 }
 
 /// Prometheus metrics: members by state, jobs by type and state, the

@@ -6,11 +6,12 @@ pub mod idempotency;
 pub mod jobs;
 pub mod license;
 mod metrics;
+pub mod properties;
 
-use std::{future::Future, net::SocketAddr, sync::Arc};
+use std::{future::Future, net::SocketAddr};
 
 use chrono::Utc;
-use ringside_api::{ClusterInfo, PropertyView};
+use ringside_api::ClusterInfo;
 use ringside_config::SiteConfig;
 
 use crate::{
@@ -30,6 +31,8 @@ pub enum CoordinatorError {
     Jobs(#[from] jobs::JobError),
     #[error("idempotency keys in the metastore: {0}")]
     Idempotency(sqlx::Error),
+    #[error("pushed properties in the metastore: {0}")]
+    Properties(sqlx::Error),
     #[error(transparent)]
     License(#[from] license::LicenseStartError),
     #[error("cannot listen on {addr}: {source}")]
@@ -50,8 +53,8 @@ pub struct CoordinatorState {
     pub metrics: metrics::CoordinatorMetrics,
     pub idempotency: idempotency::Idempotency,
     pub license: license::LicenseService,
-    /// The configuration it started with, for `GET /api/v1/properties`.
-    pub properties: Arc<Vec<PropertyView>>,
+    /// The configuration it runs with: the site file's plus pushed values.
+    pub properties: properties::PropertyService,
 }
 
 /// A coordinator bound to its port, ready to serve.
@@ -65,32 +68,22 @@ impl Coordinator {
     /// Opens the metastore and binds the API port; a failure here stops the
     /// daemon before it claims to be up.
     pub async fn bind(site: &SiteConfig) -> Result<Coordinator, CoordinatorError> {
-        let config = &site.coordinator();
-        let properties = site
-            .entries()
-            .map(|e| PropertyView {
-                key: e.key.to_string(),
-                value: e.value,
-                source: e.source.to_string(),
-                dynamic: e.dynamic,
-            })
-            .collect();
-        let metastore = Metastore::open(&config.metastore_dir)?;
+        let metastore = Metastore::open(&site.coordinator().metastore_dir)?;
         let database = metastore.database().await?;
-        let membership = Membership::open(database.clone(), config).await?;
+        // The site file with the values pushed before the last stop on top.
+        let properties = properties::PropertyService::open(database.clone(), site.clone())
+            .await
+            .map_err(CoordinatorError::Properties)?;
+        let config = &properties.current();
+        let membership = Membership::open(database.clone(), properties.subscribe()).await?;
         let metrics = metrics::CoordinatorMetrics::new();
         let idempotency = idempotency::Idempotency::open(database.clone(), &metrics.registry)
             .await
             .map_err(CoordinatorError::Idempotency)?;
         let license =
             license::LicenseService::open(database.clone(), config, &metrics.registry).await?;
-        let jobs = jobs::JobService::start(
-            database,
-            membership.clone(),
-            config.ufs.clone(),
-            config.job.clone(),
-        )
-        .await?;
+        let jobs =
+            jobs::JobService::start(database, membership.clone(), properties.subscribe()).await?;
         let addr = format!("{}:{}", config.bind_host, config.port);
         let listener = tokio::net::TcpListener::bind(&addr)
             .await
@@ -110,7 +103,7 @@ impl Coordinator {
                 metrics,
                 idempotency,
                 license,
-                properties: Arc::new(properties),
+                properties,
             },
             added_latency: std::time::Duration::ZERO,
         })

@@ -15,6 +15,7 @@ use chrono::{DateTime, Utc};
 use ringside_api::{WorkerHeartbeat, WorkerState, WorkerView};
 use ringside_config::{CoordinatorConfig, MembershipType};
 use ringside_ring::{Member, Ring, RingError};
+use tokio::sync::watch;
 
 use crate::metastore::{from_millis, from_sql, to_sql};
 use sqlx::{Row, SqlitePool};
@@ -58,8 +59,10 @@ pub enum MembershipError {
 #[derive(Clone, Debug)]
 pub struct Membership {
     pool: SqlitePool,
-    failure_timeout: Duration,
-    removal_timeout: Duration,
+    /// The coordinator's settings as they are now: the failure detection
+    /// and removal timeouts are read from here at each use, so a pushed
+    /// value applies at the next refresh.
+    config: watch::Receiver<CoordinatorConfig>,
     dynamic: bool,
     /// `host:port` of every allowed worker in static mode.
     static_list: Option<(String, Vec<String>)>,
@@ -72,12 +75,14 @@ pub struct Membership {
 }
 
 impl Membership {
-    /// Opens the member table in the metastore database `pool`.
+    /// Opens the member table in the metastore database `pool`, with the
+    /// coordinator's live settings `live`.
     pub async fn open(
         pool: SqlitePool,
-        config: &CoordinatorConfig,
+        live: watch::Receiver<CoordinatorConfig>,
     ) -> Result<Membership, MembershipError> {
         sqlx::migrate!("./migrations").run(&pool).await?;
+        let config = live.borrow().clone();
         let static_list = match config.membership {
             MembershipType::Static => {
                 let path = config.static_membership_file.clone().ok_or_else(|| {
@@ -104,8 +109,7 @@ impl Membership {
         let ring = Ring::new(ring_config(&config.ring)?, Vec::<Member>::new(), 0)?;
         let membership = Membership {
             pool,
-            failure_timeout: config.failure_detection_timeout,
-            removal_timeout: config.offline_removal_timeout,
+            config: live,
             dynamic: config.ring.dynamic_membership && static_list.is_none(),
             static_list,
             etcd,
@@ -186,6 +190,11 @@ impl Membership {
         Ok(())
     }
 
+    /// `ringside.worker.failure.detection.timeout` as it is now.
+    fn failure_timeout(&self) -> Duration {
+        self.config.borrow().failure_detection_timeout
+    }
+
     /// Whether worker `id` is a member heard from within the failure
     /// detection timeout.
     async fn is_online(&self, id: &str) -> Result<bool, MembershipError> {
@@ -197,7 +206,7 @@ impl Membership {
         let now = Utc::now().timestamp_millis();
         Ok(last.is_some_and(|last| {
             now.saturating_sub(last)
-                <= i64::try_from(self.failure_timeout.as_millis()).unwrap_or(i64::MAX)
+                <= i64::try_from(self.failure_timeout().as_millis()).unwrap_or(i64::MAX)
         }))
     }
 
@@ -210,6 +219,7 @@ impl Membership {
             .fetch_all(&self.pool)
             .await?;
         let now = Utc::now();
+        let failure_timeout = self.failure_timeout();
         rows.iter()
             .map(|row| {
                 let last: DateTime<Utc> = from_millis(row.try_get("last_heartbeat")?);
@@ -226,7 +236,7 @@ impl Membership {
                         cache_read_bytes: from_sql(row.try_get("cache_read_bytes")?),
                         ufs_read_bytes: from_sql(row.try_get("ufs_read_bytes")?),
                     },
-                    state: if silent > self.failure_timeout {
+                    state: if silent > failure_timeout {
                         WorkerState::Offline
                     } else {
                         WorkerState::Online
@@ -270,9 +280,16 @@ impl Membership {
         let mut workers = self.list().await?;
         if self.dynamic {
             let now = Utc::now();
+            let (failure, removal) = {
+                let config = self.config.borrow();
+                (
+                    config.failure_detection_timeout,
+                    config.offline_removal_timeout,
+                )
+            };
             for w in workers.iter().filter(|w| w.state == WorkerState::Offline) {
                 let silent = (now - w.last_heartbeat).to_std().unwrap_or_default();
-                if silent > self.failure_timeout + self.removal_timeout {
+                if silent > failure + removal {
                     tracing::info!(worker = %w.heartbeat.id, "removing a long-offline worker");
                     self.delete(&w.heartbeat.id).await?;
                 }

@@ -3,11 +3,11 @@
 //! idempotency key so that a retry — automatic, after a console restart,
 //! or pressed by an operator — never runs the action twice on the cluster.
 
-use std::{collections::BTreeMap, time::Duration};
+use std::time::Duration;
 
 use reqwest::{Method, StatusCode};
 use ringside_api::{
-    ErrorBody,
+    ErrorBody, PropertyPatch,
     job::{JobRequest, JobState, JobType, JobView},
     operation::{Action, Rollout},
 };
@@ -27,7 +27,7 @@ pub enum Prepared {
     Submit(JobRequest),
     StopJob { job_type: JobType, path: String },
     ApplyLicense { id: String, license: String },
-    PushProperties(BTreeMap<String, Option<String>>),
+    PushProperties(PropertyPatch),
 }
 
 impl Prepared {
@@ -48,7 +48,9 @@ impl Prepared {
                 job_type: *job_type,
                 path: path.clone(),
             },
-            Action::PushProperties { properties } => Prepared::PushProperties(properties.clone()),
+            Action::PushProperties { properties } => Prepared::PushProperties(PropertyPatch {
+                properties: properties.clone(),
+            }),
             Action::ApplyLicense { license_id } => Prepared::ApplyLicense {
                 id: license_id.clone(),
                 license: license.ok_or_else(|| {
@@ -211,17 +213,12 @@ async fn once(
                 status => Err(classify(status, error_message(response).await)),
             }
         }
-        Prepared::PushProperties(properties) => {
-            #[derive(Serialize)]
-            struct Patch<'a> {
-                properties: &'a BTreeMap<String, Option<String>>,
-            }
-            let body = Patch { properties };
+        Prepared::PushProperties(patch) => {
             let response = send(
                 remote,
                 Method::PATCH,
                 "/properties",
-                Some(&body),
+                Some(patch),
                 key,
                 timeout,
             )
@@ -229,7 +226,12 @@ async fn once(
             match response.status() {
                 status if status.is_success() => Ok(format!(
                     "{} set live",
-                    properties.keys().cloned().collect::<Vec<_>>().join(", ")
+                    patch
+                        .properties
+                        .keys()
+                        .cloned()
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 )),
                 status => Err(classify(status, error_message(response).await)),
             }

@@ -11,10 +11,9 @@ use ringside_api::operation::{
     NewOperation, OperationState, OperationSummary, TargetCounts, TargetState, TargetView,
 };
 use sea_query::{Expr, ExprTrait, Func, Iden, Order, Query};
-use sea_query_sqlx::SqlxBinder;
-use sqlx::{AssertSqlSafe, Row};
+use sqlx::Row;
 
-use crate::store::{Store, StoreError, on_backend};
+use crate::store::{Store, StoreError, fetch_rows};
 
 /// Version of the JSON in `operations.request` this build writes and reads.
 pub const REQUEST_VERSION: i64 = 1;
@@ -260,15 +259,7 @@ impl Store {
             .and_where(Expr::col(Operations::State).eq(OperationState::Running.as_str()))
             .order_by(Operations::CreatedAt, Order::Asc)
             .to_owned();
-        on_backend!(self, |pool, builder| {
-            let (sql, values) = query.build_sqlx(builder);
-            let rows = sqlx::query_with(AssertSqlSafe(sql), values)
-                .fetch_all(pool)
-                .await?;
-            rows.iter()
-                .map(|row| Ok(row.try_get::<String, _>("id")?))
-                .collect()
-        })
+        fetch_rows!(self, &query, |row| Ok(row.try_get::<String, _>("id")?))
     }
 
     /// One operation with its targets in order.
@@ -292,26 +283,17 @@ impl Store {
             .and_where(Expr::col(OperationTargets::OperationId).eq(id))
             .order_by(OperationTargets::Position, Order::Asc)
             .to_owned();
-        let targets = on_backend!(self, |pool, builder| {
-            let (sql, values) = query.build_sqlx(builder);
-            let rows = sqlx::query_with(AssertSqlSafe(sql), values)
-                .fetch_all(pool)
-                .await?;
-            rows.iter()
-                .map(|row| {
-                    let state: String = row.try_get("state")?;
-                    Ok(TargetView {
-                        cluster: row.try_get("cluster")?,
-                        wave: u32::try_from(row.try_get::<i64, _>("wave")?).map_err(corrupt)?,
-                        state: state.parse().map_err(corrupt)?,
-                        attempts: u32::try_from(row.try_get::<i64, _>("attempts")?)
-                            .map_err(corrupt)?,
-                        started_at: optional_time(row.try_get("started_at")?)?,
-                        finished_at: optional_time(row.try_get("finished_at")?)?,
-                        message: row.try_get("message")?,
-                    })
-                })
-                .collect::<Result<Vec<_>, StoreError>>()
+        let targets = fetch_rows!(self, &query, |row| {
+            let state: String = row.try_get("state")?;
+            Ok(TargetView {
+                cluster: row.try_get("cluster")?,
+                wave: u32::try_from(row.try_get::<i64, _>("wave")?).map_err(corrupt)?,
+                state: state.parse().map_err(corrupt)?,
+                attempts: u32::try_from(row.try_get::<i64, _>("attempts")?).map_err(corrupt)?,
+                started_at: optional_time(row.try_get("started_at")?)?,
+                finished_at: optional_time(row.try_get("finished_at")?)?,
+                message: row.try_get("message")?,
+            })
         })?;
         let mut summary = summary;
         summary.counts = TargetCounts::default();
@@ -350,20 +332,12 @@ impl Store {
             .group_by_col(OperationTargets::OperationId)
             .group_by_col(OperationTargets::State)
             .to_owned();
-        let counts: Vec<(String, String, i64)> = on_backend!(self, |pool, builder| {
-            let (sql, values) = query.build_sqlx(builder);
-            let rows = sqlx::query_with(AssertSqlSafe(sql), values)
-                .fetch_all(pool)
-                .await?;
-            rows.iter()
-                .map(|row| {
-                    Ok((
-                        row.try_get("operation_id")?,
-                        row.try_get("state")?,
-                        row.try_get("n")?,
-                    ))
-                })
-                .collect::<Result<Vec<_>, StoreError>>()
+        let counts: Vec<(String, String, i64)> = fetch_rows!(self, &query, |row| {
+            Ok((
+                row.try_get("operation_id")?,
+                row.try_get("state")?,
+                row.try_get("n")?,
+            ))
         })?;
         let index: HashMap<String, usize> = list
             .iter()
@@ -409,37 +383,28 @@ impl Store {
         if let Some(before) = before {
             query.and_where(Expr::col(Operations::CreatedAt).lt(before.timestamp_millis()));
         }
-        on_backend!(self, |pool, builder| {
-            let (sql, values) = query.build_sqlx(builder);
-            let rows = sqlx::query_with(AssertSqlSafe(sql), values)
-                .fetch_all(pool)
-                .await?;
-            rows.iter()
-                .map(|row| {
-                    let version: i64 = row.try_get("request_version")?;
-                    if version != REQUEST_VERSION {
-                        return Err(corrupt(format!(
-                            "operation request format version {version}: this build reads version {REQUEST_VERSION}"
-                        )));
-                    }
-                    let request: String = row.try_get("request")?;
-                    let request: NewOperation =
-                        serde_json::from_str(&request).map_err(corrupt)?;
-                    let state: String = row.try_get("state")?;
-                    let summary = OperationSummary {
-                        id: row.try_get("id")?,
-                        description: row.try_get("description")?,
-                        request,
-                        state: state.parse().map_err(corrupt)?,
-                        created_at: time(row.try_get("created_at")?)?,
-                        created_by: row.try_get("created_by")?,
-                        finished_at: optional_time(row.try_get("finished_at")?)?,
-                        counts: TargetCounts::default(),
-                    };
-                    let cancel: i64 = row.try_get::<i64, _>("cancel_requested")?;
-                    Ok((summary, cancel != 0))
-                })
-                .collect()
+        fetch_rows!(self, &query, |row| {
+            let version: i64 = row.try_get("request_version")?;
+            if version != REQUEST_VERSION {
+                return Err(corrupt(format!(
+                    "operation request format version {version}: this build reads version {REQUEST_VERSION}"
+                )));
+            }
+            let request: String = row.try_get("request")?;
+            let request: NewOperation = serde_json::from_str(&request).map_err(corrupt)?;
+            let state: String = row.try_get("state")?;
+            let summary = OperationSummary {
+                id: row.try_get("id")?,
+                description: row.try_get("description")?,
+                request,
+                state: state.parse().map_err(corrupt)?,
+                created_at: time(row.try_get("created_at")?)?,
+                created_by: row.try_get("created_by")?,
+                finished_at: optional_time(row.try_get("finished_at")?)?,
+                counts: TargetCounts::default(),
+            };
+            let cancel: i64 = row.try_get::<i64, _>("cancel_requested")?;
+            Ok((summary, cancel != 0))
         })
     }
 }

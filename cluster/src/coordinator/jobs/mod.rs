@@ -21,7 +21,7 @@ use std::{
 use chrono::Utc;
 use futures::StreamExt;
 use ringside_api::job::{JobRequest, JobState, JobType, JobView, REBALANCE_ALL};
-use ringside_config::{JobConfig, UfsConfig};
+use ringside_config::{CoordinatorConfig, JobConfig, UfsConfig};
 use ringside_ufs::{Ufs, UfsError, UfsPath};
 use sqlx::SqlitePool;
 use tokio::sync::watch;
@@ -79,7 +79,10 @@ struct Inner {
     /// Opened when a job needs it, so a coordinator whose UFS is not
     /// reachable yet still starts and serves membership.
     ufs: UfsConfig,
-    config: JobConfig,
+    /// The coordinator's settings as they are now; the job settings are
+    /// read at each use ([`Inner::config`]), so a pushed value applies to
+    /// the next pass of every running job.
+    live: watch::Receiver<CoordinatorConfig>,
     http: reqwest::Client,
     /// Stop switches of the jobs running in this process.
     running: Mutex<HashMap<String, watch::Sender<bool>>>,
@@ -88,22 +91,23 @@ struct Inner {
 impl JobService {
     /// Opens the job tables (the membership's migrations made them) and
     /// resumes every job that was active when the coordinator last stopped.
+    /// `live` carries the coordinator's settings as they change.
     pub async fn start(
         pool: SqlitePool,
         membership: Membership,
-        ufs: UfsConfig,
-        config: JobConfig,
+        live: watch::Receiver<CoordinatorConfig>,
     ) -> Result<JobService, JobError> {
         let http = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(5))
             .build()
             .map_err(|e| JobError::Corrupt(format!("cannot build the HTTP client: {e}")))?;
+        let ufs = live.borrow().ufs.clone();
         let service = JobService {
             inner: Arc::new(Inner {
                 store: JobStore::new(pool),
                 membership,
                 ufs,
-                config,
+                live,
                 http,
                 running: Mutex::new(HashMap::new()),
             }),
@@ -335,7 +339,7 @@ impl JobService {
         loop {
             tick.tick().await;
             let retention =
-                chrono::Duration::from_std(self.inner.config.retention_time).unwrap_or_default();
+                chrono::Duration::from_std(self.inner.config().retention_time).unwrap_or_default();
             match self.inner.store.expire(Utc::now() - retention).await {
                 Ok(0) => {}
                 Ok(n) => tracing::info!(jobs = n, "expired finished jobs"),
@@ -346,6 +350,11 @@ impl JobService {
 }
 
 impl Inner {
+    /// The job settings as they are now.
+    fn config(&self) -> JobConfig {
+        self.live.borrow().job.clone()
+    }
+
     fn ufs(&self) -> Result<Ufs, JobError> {
         crate::worker::open_ufs(&self.ufs).map_err(JobError::from)
     }

@@ -148,7 +148,7 @@ impl Job {
         self.tick().await?;
         let job = self.view().await?;
         let p = &job.progress;
-        let threshold = self.inner.config.failure_ratio_threshold;
+        let threshold = self.inner.config().failure_ratio_threshold;
         let ratio = if p.files_total == 0 {
             0.0
         } else {
@@ -440,7 +440,7 @@ impl Job {
     /// once its tasks are back, when the ring changes. Says whether any
     /// task came back done (else the caller waits before trying again).
     async fn pass(&mut self, job: &JobView, phase: Phase, ring: &Ring) -> Result<bool, Halt> {
-        let config = &self.inner.config;
+        let config = self.inner.config();
         let per_target = config.max_tasks_per_worker.max(1) as usize;
         let limit = match phase {
             Phase::Load => job.options.bandwidth,
