@@ -28,11 +28,9 @@ import urllib.request
 from fleet import wait_http, wrk_p99  # bench/fleet.py, beside this script
 
 
-def post(url, body, key=None):
-    headers = {"content-type": "application/json"}
-    if key:
-        headers["idempotency-key"] = key
-    req = urllib.request.Request(url, method="POST", data=json.dumps(body).encode(), headers=headers)
+def post(url, body):
+    req = urllib.request.Request(url, method="POST", data=json.dumps(body).encode(),
+                                 headers={"content-type": "application/json"})
     with urllib.request.urlopen(req, timeout=30) as r:
         return json.loads(r.read() or b"null")
 
@@ -42,12 +40,27 @@ def get(url):
         return json.loads(r.read())
 
 
-def direct(urls, concurrency, path, run):
+def send(url, method, body, key):
+    req = urllib.request.Request(url, method=method, data=json.dumps(body).encode(),
+                                 headers={"content-type": "application/json", "idempotency-key": key})
+    with urllib.request.urlopen(req, timeout=30) as r:
+        r.read()
+
+
+def call(action, path):
+    """What one target's call is, straight to a coordinator: (method, route, body)."""
+    if action == "push":
+        return "PATCH", "/api/v1/properties", {"properties": {"ringside.job.retention.time": path}}
+    return "POST", "/api/v1/jobs", {"job_type": "FREE", "path": path}
+
+
+def direct(urls, concurrency, action, path, run):
     """The operation's calls made straight to the coordinators; seconds."""
+    method, route, body = call(action, path)
 
     def one(item):
         i, base = item
-        post(base + "/api/v1/jobs", {"job_type": "FREE", "path": path}, f"bench-direct-{run}-{i}")
+        send(base + route, method, body, f"bench-direct-{run}-{i}")
 
     start = time.perf_counter()
     with concurrent.futures.ThreadPoolExecutor(concurrency) as pool:
@@ -55,11 +68,14 @@ def direct(urls, concurrency, path, run):
     return time.perf_counter() - start
 
 
-def operation(console, concurrency, path):
-    """One FREE operation on every cluster through the console; seconds."""
+def operation(console, concurrency, action, path):
+    """One operation on every cluster through the console; seconds."""
+    _, _, body = call(action, path)
+    op_action = ({"type": "push_properties", **body} if action == "push"
+                 else {"type": "free", "path": path})
     start = time.perf_counter()
     op = post(console + "/api/v1/operations", {
-        "action": {"type": "free", "path": path},
+        "action": op_action,
         "targets": {"kind": "all"},
         "rollout": {"concurrency": concurrency},
     })
@@ -80,6 +96,9 @@ def main():
     ap.add_argument("--latency-ms", type=int, default=50)
     ap.add_argument("--concurrency", type=int, default=64)
     ap.add_argument("--runs", type=int, default=3)
+    # push: a property pushed live (PATCH /api/v1/properties), which leaves
+    # nothing running; free: a FREE job submitted on each cluster.
+    ap.add_argument("--action", choices=["push", "free"], default="push")
     ap.add_argument("--bin-dir", default=os.environ.get("RINGSIDE_BIN_DIR", "target/release"))
     # Below the ephemeral range (32768 and up), where other processes'
     # outgoing connections would take ports from the simulator.
@@ -88,13 +107,17 @@ def main():
     ap.add_argument("--wrk-connections", type=int, default=4)
     args = ap.parse_args()
     work = tempfile.mkdtemp(prefix="ringside-ops-bench-")
-    # A fresh path for each measured run: a FREE of a path with a FREE
-    # still active would be answered 409 instead of starting a job.
-    paths = [f"/d{i}" for i in range(2 * args.runs + 1)]
-    for path in paths:
-        os.makedirs(f"{work}/ufs{path}", exist_ok=True)
-        with open(f"{work}/ufs{path}/file", "wb") as f:
-            f.write(b"x" * 4096)
+    # A fresh value for each measured run: a FREE of a path with a FREE
+    # still active would be answered 409 instead of starting a job, and a
+    # push of the value already in force changes nothing.
+    if args.action == "push":
+        paths = [f"{i + 1}h" for i in range(2 * args.runs + 1)]
+    else:
+        paths = [f"/d{i}" for i in range(2 * args.runs + 1)]
+        for path in paths:
+            os.makedirs(f"{work}/ufs{path}", exist_ok=True)
+            with open(f"{work}/ufs{path}/file", "wb") as f:
+                f.write(b"x" * 4096)
     procs = []
     try:
         sim = subprocess.Popen(
@@ -121,16 +144,16 @@ def main():
         time.sleep(12)  # one poll round over the fleet first, as in steady state
 
         urls = [u for _, u in clusters]
-        direct_s = statistics.median(direct(urls, args.concurrency, paths[r], r) for r in range(args.runs))
+        direct_s = statistics.median(direct(urls, args.concurrency, args.action, paths[r], r) for r in range(args.runs))
         op_s = statistics.median(
-            operation(console, args.concurrency, paths[args.runs + r]) for r in range(args.runs))
+            operation(console, args.concurrency, args.action, paths[args.runs + r]) for r in range(args.runs))
 
         idle = wrk_p99(console + "/", 8, args.wrk_connections)
         busy = {}
 
         def keep_busy(stop):
             while not stop.is_set():
-                operation(console, args.concurrency, paths[-1])
+                operation(console, args.concurrency, args.action, paths[-1])
                 busy["ops"] = busy.get("ops", 0) + 1
 
         stop = threading.Event()
@@ -141,12 +164,15 @@ def main():
         stop.set()
         worker.join()
         result = {
+            "action": args.action,
             "clusters": args.clusters,
             "latency_ms": args.latency_ms,
             "concurrency": args.concurrency,
             "operation_s": round(op_s, 3),
             "direct_calls_s": round(direct_s, 3),
             "operation_over_direct": round(op_s / direct_s, 2),
+            # Every call waits its latency, `concurrency` at a time.
+            "latency_bound_s": round(args.clusters / args.concurrency * args.latency_ms / 1000, 3),
             "wrk": f"wrk -t2 -c{args.wrk_connections} -d8s --latency /",
             "fleet_page_p99_idle_ms": round(idle, 1),
             "fleet_page_p99_during_ms": round(during, 1),

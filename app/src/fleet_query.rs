@@ -182,12 +182,8 @@ impl FleetQuery {
     }
 
     /// The clusters that pass the filter, in the chosen order.
-    pub fn apply(&self, clusters: &[ClusterView]) -> Vec<ClusterView> {
-        let mut shown: Vec<ClusterView> = clusters
-            .iter()
-            .filter(|c| self.matches(c))
-            .cloned()
-            .collect();
+    pub fn apply<'a>(&self, clusters: &'a [ClusterView]) -> Vec<&'a ClusterView> {
+        let mut shown: Vec<&ClusterView> = clusters.iter().filter(|c| self.matches(c)).collect();
         shown.sort_by(|a, b| {
             let order = self.sort.compare(a, b);
             if self.descending {
@@ -230,6 +226,7 @@ impl FleetQuery {
                 .into_iter()
                 .skip(page * PAGE_SIZE)
                 .take(PAGE_SIZE)
+                .cloned()
                 .collect(),
             page,
             pages,
@@ -319,7 +316,7 @@ mod tests {
         ]
     }
 
-    fn names(v: &[ClusterView]) -> Vec<&str> {
+    fn names<'a>(v: &[&'a ClusterView]) -> Vec<&'a str> {
         v.iter().map(|c| c.cluster.name.as_str()).collect()
     }
 

@@ -53,6 +53,18 @@ pub fn fraction(used: u64, total: u64) -> f64 {
     }
 }
 
+/// A license in a few words: its state, and days left while it has any.
+pub fn license(status: Option<&ringside_api::license::LicenseStatus>) -> String {
+    use ringside_api::license::LicenseState;
+    match status {
+        None => "—".into(),
+        Some(s) => match (s.state, s.days_left) {
+            (LicenseState::Valid, Some(days)) => format!("valid, {days} d left"),
+            (state, _) => state.as_str().into(),
+        },
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -69,17 +81,5 @@ mod tests {
         assert_eq!(percent(Some(f64::NAN)), "—");
         assert_eq!(fraction(5, 0), 0.0);
         assert_eq!(fraction(15, 10), 1.0);
-    }
-}
-
-/// A license in a few words: its state, and days left while it has any.
-pub fn license(status: Option<&ringside_api::license::LicenseStatus>) -> String {
-    use ringside_api::license::LicenseState;
-    match status {
-        None => "—".into(),
-        Some(s) => match (s.state, s.days_left) {
-            (LicenseState::Valid, Some(days)) => format!("valid, {days} d left"),
-            (state, _) => state.as_str().into(),
-        },
     }
 }

@@ -673,7 +673,10 @@ fn properties_pushed_to_every_cluster_take_effect_live() {
     };
     let op = push(json!({"ringside.job.retention.time": "2h"}));
     assert_eq!(op.summary.state, OperationState::Succeeded, "{op:#?}");
-    assert_eq!(op.summary.description, "push ringside.job.retention.time on 3 clusters");
+    assert_eq!(
+        op.summary.description,
+        "push ringside.job.retention.time on 3 clusters"
+    );
     for (name, url) in &fleet.clusters {
         let properties: Vec<Value> = http
             .get(format!("{url}/api/v1/properties"))
@@ -686,7 +689,10 @@ fn properties_pushed_to_every_cluster_take_effect_live() {
             .find(|p| p["key"] == "ringside.job.retention.time")
             .unwrap();
         assert_eq!(retention["value"], "2h", "{name}");
-        assert!(retention["source"].as_str().unwrap().starts_with("api"), "{retention}");
+        assert!(
+            retention["source"].as_str().unwrap().starts_with("api"),
+            "{retention}"
+        );
     }
     // A key a coordinator cannot change live is refused by each, with why,
     // and not retried.
