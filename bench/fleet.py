@@ -27,7 +27,7 @@ import urllib.request
 
 from jobs import rss_mib  # bench/jobs.py, beside this script
 
-PATHS = ["/api/v1/info", "/api/v1/workers", "/api/v1/ring", "/api/v1/jobs", "/metrics"]
+PATHS = ["/api/v1/info", "/api/v1/workers", "/api/v1/ring", "/api/v1/jobs", "/api/v1/license", "/metrics"]
 
 
 def wait_http(url, timeout=60):
@@ -70,7 +70,9 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--clusters", type=int, default=1000)
     ap.add_argument("--bin-dir", default=os.environ.get("RINGSIDE_BIN_DIR", "target/release"))
-    ap.add_argument("--base-port", type=int, default=40000)
+    # Below the ephemeral range (32768 and up), where other processes'
+    # outgoing connections would take ports from the simulator.
+    ap.add_argument("--base-port", type=int, default=21000)
     ap.add_argument("--console-port", type=int, default=3900)
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--wrk-seconds", type=int, default=15)

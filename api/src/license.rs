@@ -135,6 +135,21 @@ pub struct LicenseStatus {
     pub checked_at: DateTime<Utc>,
 }
 
+/// A license expiring within this many days needs an operator.
+pub const EXPIRY_ALERT_DAYS: i64 = 30;
+
+impl LicenseStatus {
+    /// Whether the license runs out soon or already has: within
+    /// [`EXPIRY_ALERT_DAYS`], in its grace period, expired or invalid.
+    pub fn needs_renewal(&self) -> bool {
+        match self.state {
+            LicenseState::Grace | LicenseState::Expired | LicenseState::Invalid => true,
+            LicenseState::Valid => self.days_left.is_some_and(|d| d <= EXPIRY_ALERT_DAYS),
+            LicenseState::Unlicensed => false,
+        }
+    }
+}
+
 /// The body of `PUT /api/v1/license`: a license token as `ringside license
 /// issue` writes it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

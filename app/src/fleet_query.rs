@@ -244,6 +244,9 @@ pub struct Summary {
     /// busy cluster weighs more than an idle one.
     pub hit_ratio: Option<f64>,
     pub running_jobs: u64,
+    /// Clusters whose license expires within 30 days, or has expired or
+    /// is invalid.
+    pub licenses_expiring: usize,
 }
 
 pub fn summarize(clusters: &[ClusterView]) -> Summary {
@@ -260,6 +263,7 @@ pub fn summarize(clusters: &[ClusterView]) -> Summary {
         s.capacity_bytes = s.capacity_bytes.saturating_add(st.capacity_bytes);
         s.used_bytes = s.used_bytes.saturating_add(st.used_bytes);
         s.running_jobs += u64::from(st.running_jobs);
+        s.licenses_expiring += usize::from(st.license.as_ref().is_some_and(|l| l.needs_renewal()));
         cache += st.interval_cache_bytes as f64;
         ufs += st.interval_ufs_bytes as f64;
     }

@@ -44,7 +44,13 @@ pub async fn config_drift(baseline: String) -> Result<ringside_api::drift::Drift
 pub async fn fleet_page(
     query: crate::fleet_query::FleetQuery,
 ) -> Result<crate::fleet_query::FleetPage, UiError> {
-    Ok(query.page_of(&state()?.list_clusters().await?))
+    Ok(query.page_of(&state()?.cluster_views().await?))
+}
+
+/// A cluster's properties, read from its coordinator now.
+#[server]
+pub async fn cluster_properties(name: String) -> Result<Vec<ringside_api::PropertyView>, UiError> {
+    Ok(state()?.cluster_properties(&name).await?)
 }
 
 #[server]

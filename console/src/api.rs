@@ -119,6 +119,9 @@ impl From<&ConsoleError> for ApiError {
                 "operation_finished",
                 error.to_string(),
             ),
+            ConsoleError::Unreachable { .. } => {
+                ApiError::new(StatusCode::BAD_GATEWAY, "unreachable", error.to_string())
+            }
             ConsoleError::Store(_)
             | ConsoleError::Secret(_)
             | ConsoleError::History(_)

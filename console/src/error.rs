@@ -15,6 +15,9 @@ pub enum ConsoleError {
     Conflict(FieldError),
     #[error("no cluster named {0:?} is registered")]
     NotFound(String),
+    /// A cluster's coordinator could not be asked.
+    #[error("cannot reach the coordinator of {cluster:?}: {error}")]
+    Unreachable { cluster: String, error: String },
     #[error("no license with id {0} is uploaded")]
     NoLicense(String),
     #[error("no operation with id {0}")]

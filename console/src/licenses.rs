@@ -10,7 +10,7 @@
 use chrono::{DateTime, Duration, Utc};
 use ringside_api::{
     FieldError,
-    license::{LicenseState, LicenseStatus},
+    license::{EXPIRY_ALERT_DAYS, LicenseState, LicenseStatus},
     licenses::{LicenseDashboard, LicenseRow, UploadedLicense},
     operation::{Action, NewOperation, OperationView, Rollout, Targets},
 };
@@ -27,8 +27,6 @@ use crate::{
     store::{Store, StoreError, fetch_rows},
 };
 
-/// A license expiring within this many days raises an alert.
-pub const EXPIRY_ALERT_DAYS: i64 = 30;
 /// Use above this fraction of a license limit raises an alert.
 pub const LIMIT_ALERT: f64 = 0.9;
 /// How far back the capacity trend is read, and how far ahead it is

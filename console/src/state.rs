@@ -38,34 +38,87 @@ pub struct AppState {
     timeout: Duration,
 }
 
-/// How long a read of the registered clusters serves page views before the
-/// database is asked again. This console's own writes clear it at once;
-/// the age bounds how stale another console on the same PostgreSQL can make
-/// it, and keeps a busy fleet page at one registry query a second.
+/// How long the registered clusters with their status, as read from the
+/// store and the poller at an instant, serve page views before they are
+/// read again. This console's own writes clear it at once; the age bounds
+/// how stale another console on the same PostgreSQL (or the last poll) can
+/// be, and keeps a busy fleet page at one registry query and one copy of
+/// every status a second.
 const REGISTRY_MAX_AGE: Duration = Duration::from_secs(1);
 
-/// The registered clusters as read from the store at an instant.
-type Snapshot = (Instant, Arc<Vec<StoredCluster>>);
+/// The registered clusters with their status at an instant.
+type Snapshot = (Instant, Arc<Vec<ClusterView>>);
 
-/// The registered clusters as last read from the store.
+/// The registered clusters with their status, as last read. Past its age
+/// the snapshot is still served while one background read replaces it, so
+/// no page view waits for the registry or a thousand status copies; only
+/// this console's own writes make the next view wait for a fresh read.
 #[derive(Clone, Debug, Default)]
-struct Registry(Arc<Mutex<Option<Snapshot>>>);
+struct Registry(Arc<Mutex<Cached>>);
+
+#[derive(Debug, Default)]
+struct Cached {
+    snapshot: Option<Snapshot>,
+    /// A background read is under way.
+    refreshing: bool,
+    /// Moves on every write: a read begun before it must not be kept.
+    generation: u64,
+}
+
+/// What the registry has for a page view.
+enum Lookup {
+    Fresh(Arc<Vec<ClusterView>>),
+    /// Past its age; `refresh` says this caller is the one to read anew.
+    Stale {
+        views: Arc<Vec<ClusterView>>,
+        refresh: bool,
+    },
+    Missing {
+        generation: u64,
+    },
+}
 
 impl Registry {
-    fn fresh(&self) -> Option<Arc<Vec<StoredCluster>>> {
-        let guard = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        guard
-            .as_ref()
-            .filter(|(at, _)| at.elapsed() < REGISTRY_MAX_AGE)
-            .map(|(_, list)| list.clone())
+    fn lock(&self) -> std::sync::MutexGuard<'_, Cached> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn keep(&self, list: Arc<Vec<StoredCluster>>) {
-        *self.0.lock().unwrap_or_else(|e| e.into_inner()) = Some((Instant::now(), list));
+    fn lookup(&self) -> Lookup {
+        let mut cached = self.lock();
+        let generation = cached.generation;
+        match cached.snapshot.clone() {
+            Some((at, views)) if at.elapsed() < REGISTRY_MAX_AGE => Lookup::Fresh(views),
+            Some((_, views)) => {
+                let refresh = !cached.refreshing;
+                cached.refreshing = true;
+                Lookup::Stale { views, refresh }
+            }
+            None => Lookup::Missing { generation },
+        }
+    }
+
+    fn generation(&self) -> u64 {
+        self.lock().generation
+    }
+
+    /// Keeps `views`, read when the registry was at `generation`, unless a
+    /// write came in since.
+    fn keep(&self, generation: u64, views: Arc<Vec<ClusterView>>) {
+        let mut cached = self.lock();
+        cached.refreshing = false;
+        if cached.generation == generation {
+            cached.snapshot = Some((Instant::now(), views));
+        }
+    }
+
+    fn refresh_failed(&self) {
+        self.lock().refreshing = false;
     }
 
     fn clear(&self) {
-        *self.0.lock().unwrap_or_else(|e| e.into_inner()) = None;
+        let mut cached = self.lock();
+        cached.snapshot = None;
+        cached.generation += 1;
     }
 }
 
@@ -108,16 +161,43 @@ impl AppState {
         }
     }
 
-    pub async fn list_clusters(&self) -> Result<Vec<ClusterView>, ConsoleError> {
-        let list = match self.registry.fresh() {
-            Some(list) => list,
-            None => {
-                let list = Arc::new(self.store.list_clusters().await?);
-                self.registry.keep(list.clone());
-                list
+    /// Every registered cluster with its live status, shared: what the
+    /// fleet page reads on every view.
+    pub async fn cluster_views(&self) -> Result<Arc<Vec<ClusterView>>, ConsoleError> {
+        match self.registry.lookup() {
+            Lookup::Fresh(views) => Ok(views),
+            Lookup::Stale { views, refresh } => {
+                if refresh {
+                    let this = self.clone();
+                    let generation = self.registry.generation();
+                    tokio::spawn(async move {
+                        if let Err(error) = this.read_views(generation).await {
+                            this.registry.refresh_failed();
+                            tracing::warn!(%error, "cannot read the registered clusters");
+                        }
+                    });
+                }
+                Ok(views)
             }
-        };
-        Ok(list.iter().cloned().map(|c| self.view(c)).collect())
+            Lookup::Missing { generation } => self.read_views(generation).await,
+        }
+    }
+
+    async fn read_views(&self, generation: u64) -> Result<Arc<Vec<ClusterView>>, ConsoleError> {
+        let views: Arc<Vec<ClusterView>> = Arc::new(
+            self.store
+                .list_clusters()
+                .await?
+                .into_iter()
+                .map(|c| self.view(c))
+                .collect(),
+        );
+        self.registry.keep(generation, views.clone());
+        Ok(views)
+    }
+
+    pub async fn list_clusters(&self) -> Result<Vec<ClusterView>, ConsoleError> {
+        Ok(self.cluster_views().await?.to_vec())
     }
 
     pub async fn get_cluster(&self, name: &str) -> Result<ClusterView, ConsoleError> {
@@ -157,6 +237,25 @@ impl AppState {
                 .map_or(0, |w| w.heartbeat.used_bytes)
         };
         Ok(preview(&ring, change, held).map_err(|e| invalid(e.to_string()))?)
+    }
+
+    /// A cluster's properties with their values and sources, read from its
+    /// coordinator now.
+    pub async fn cluster_properties(
+        &self,
+        name: &str,
+    ) -> Result<Vec<ringside_api::PropertyView>, ConsoleError> {
+        let stored = self
+            .store
+            .get_cluster(name)
+            .await?
+            .ok_or_else(|| ConsoleError::NotFound(name.to_string()))?;
+        poller::fetch_properties(stored, &self.key, self.timeout)
+            .await
+            .map_err(|error| ConsoleError::Unreachable {
+                cluster: name.to_string(),
+                error,
+            })
     }
 
     /// Compares the properties of `clusters` (every other cluster when

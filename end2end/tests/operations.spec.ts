@@ -92,6 +92,15 @@ test("a load on every labelled cluster, a deployment license applied to three, t
   await expect(page.getByTestId("license-expiry-chart").locator("svg")).toBeVisible();
   await page.screenshot({ path: testInfo.outputPath("licenses.png"), fullPage: true });
 
+  // The fleet counts them as expiring and says why; a cluster's page shows
+  // its license and the properties its coordinator runs with.
+  await page.goto(console_.url);
+  await expect(page.getByTestId("summary-licenses")).toHaveText("3");
+  await expect(page.locator("[data-testid=cluster-row][data-cluster=ops-a]").getByTestId("cluster-license")).toHaveText(/^valid, (19|20) d left$/);
+  await page.goto(`${console_.url}/clusters/ops-a`);
+  await expect(page.getByTestId("cluster-reasons")).toContainText("license expires in");
+  await expect(page.locator("[data-testid=property][data-key='ringside.cluster.name']")).toContainText("ops-a");
+
   // Both are in the audit trail, with who did them.
   await page.goto(`${console_.url}/audit`);
   await expect(page.getByText("operation.create").first()).toBeVisible();

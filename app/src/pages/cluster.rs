@@ -15,7 +15,8 @@ use ringside_ring::{
 };
 
 use super::{
-    Bar, Chart, HealthBadge, RangePicker, fleet::ErrorNote, not_found::NotFound, refresh_ticker,
+    Bar, Chart, DataTable, HealthBadge, RangePicker, fleet::ErrorNote, not_found::NotFound,
+    refresh_ticker,
 };
 use crate::{error::UiError, format, server::get_cluster};
 
@@ -42,6 +43,7 @@ pub fn ClusterPage() -> impl IntoView {
         </Transition>
         <Show when=found>
             <RingPreview inputs cluster/>
+            <Properties name=name()/>
             <section class="mt-8">
                 <div class="mb-2 flex items-center justify-between">
                     <h2 class="text-lg font-semibold">"History"</h2>
@@ -100,6 +102,7 @@ fn ClusterDetails(detail: ClusterDetail, inputs: PreviewInputs) -> impl IntoView
             "Last error",
             status.last_error.clone().unwrap_or_else(|| "—".into()),
         ),
+        ("License", format::license(status.license.as_ref())),
         ("Registered", format::time(&cluster.created_at)),
     ];
     view! {
@@ -490,5 +493,55 @@ fn PreviewResult(result: Signal<Result<Preview, ringside_ring::RingError>>) -> i
             </dl>
         }.into_any(),
     }
+    }
+}
+
+/// The cluster's properties as its coordinator runs with them, read once
+/// when the page opens (they change only by a restart or a push).
+#[component]
+fn Properties(name: String) -> impl IntoView {
+    let properties = LocalResource::new(move || crate::server::cluster_properties(name.clone()));
+    let show_defaults = RwSignal::new(false);
+    view! {
+        <section class="mt-8" data-testid="cluster-properties">
+            <div class="mb-2 flex items-center justify-between">
+                <h2 class="text-lg font-semibold">"Properties"</h2>
+                <label class="inline-flex items-center gap-2 text-sm">
+                    <input
+                        type="checkbox"
+                        prop:checked=move || show_defaults.get()
+                        on:change=move |ev| show_defaults.set(event_target_checked(&ev))
+                    />
+                    "show defaults too"
+                </label>
+            </div>
+            <Suspense fallback=|| view! { <p class="text-sm text-slate-500">"Reading properties…"</p> }>
+                {move || Suspend::new(async move {
+                    match properties.await {
+                        Ok(list) => {
+                            let rows = list
+                                .into_iter()
+                                .map(|p| {
+                                    let default = p.source == "default";
+                                    view! {
+                                        <tr data-testid="property" data-key=p.key.clone() class:hidden=move || default && !show_defaults.get()>
+                                            <td class="px-3 py-1 font-mono text-xs">{p.key.clone()}</td>
+                                            <td class="px-3 py-1 font-mono text-xs">{p.value.clone()}</td>
+                                            <td class="px-3 py-1 text-xs text-slate-600">{p.source.clone()}</td>
+                                            <td class="px-3 py-1 text-xs">{if p.dynamic { "live" } else { "restart" }}</td>
+                                        </tr>
+                                    }
+                                })
+                                .collect_view();
+                            view! {
+                                <DataTable headers=&["Property", "Value", "Source", "Changes need"] testid="properties-table">{rows}</DataTable>
+                            }
+                            .into_any()
+                        }
+                        Err(e) => view! { <ErrorNote error=e/> }.into_any(),
+                    }
+                })}
+            </Suspense>
+        </section>
     }
 }

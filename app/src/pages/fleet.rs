@@ -94,7 +94,7 @@ fn SummaryCards(summary: Summary) -> impl IntoView {
         })
         .collect_view();
     view! {
-        <div class="mb-6 grid grid-cols-1 gap-4 md:grid-cols-2 xl:grid-cols-4" data-testid="summary">
+        <div class="mb-6 grid grid-cols-1 gap-4 md:grid-cols-3 xl:grid-cols-5" data-testid="summary">
             <Card title="Clusters by health">
                 <div class="mt-1 text-sm">{by_health}</div>
             </Card>
@@ -109,6 +109,11 @@ fn SummaryCards(summary: Summary) -> impl IntoView {
             </Card>
             <Card title="Running jobs">
                 <p class="text-xl font-semibold" data-testid="summary-jobs">{s.running_jobs}</p>
+            </Card>
+            <Card title="Licenses expiring">
+                <a href="/licenses" class="text-xl font-semibold hover:underline" class=("text-amber-700", s.licenses_expiring > 0) data-testid="summary-licenses">
+                    {s.licenses_expiring}
+                </a>
             </Card>
         </div>
     }
