@@ -48,6 +48,19 @@ if [ ! -f "$UFS/README.txt" ]; then
 fi
 
 mkdir -p "$STATE/logs"
+# A demo vendor key and one deployment license for the three clusters, made
+# once: the coordinators verify it and the console's license page shows it.
+if [ ! -f "$STATE/demo.license" ]; then
+  "$BIN_DIR/ringside" license keygen --out "$STATE/vendor.key" --force > /dev/null
+  names=()
+  for spec in "${CLUSTERS[@]}"; do names+=(--cluster "${spec%%:*}"); done
+  "$BIN_DIR/ringside" license issue --key "$STATE/vendor.key" --customer "Ringside demo" \
+    --kind deployment "${names[@]}" --days 365 --max-workers 10 --max-capacity 1GiB \
+    --id L-DEMO --out "$STATE/demo.license.tmp" > /dev/null
+  mv "$STATE/demo.license.tmp" "$STATE/demo.license"
+fi
+VENDOR_PUB=$(cat "$STATE/vendor.pub")
+LICENSE=$(cat "$STATE/demo.license")
 for spec in "${CLUSTERS[@]}"; do
   IFS=: read -r name port _labels <<<"$spec"
   conf="$STATE/$name/conf"
@@ -63,6 +76,8 @@ ringside.coordinator.metastore.dir=$PWD/$STATE/$name/metastore
 ringside.worker.bind.host=127.0.0.1
 ringside.worker.pagestore.size=64MiB
 ringside.worker.pagestore.reserved.size=8MiB
+ringside.license.verification.key=$VENDOR_PUB
+ringside.license=$LICENSE
 PROPS
   "$BIN_DIR/ringside" --conf "$conf" process start coordinator > "$STATE/logs/$name.log" 2>&1 &
   pids+=($!)
