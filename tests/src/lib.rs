@@ -395,3 +395,49 @@ pub fn labelled_metric(base: &str, name: &str, labels: &str) -> u64 {
         .find_map(|line| line.strip_prefix(&prefix)?.trim().parse::<f64>().ok())
         .map_or(0, |v| v as u64)
 }
+
+/// A fresh database on the machine's PostgreSQL (127.0.0.1:5432, trust
+/// auth), named after `name` and this process, dropped when this goes out
+/// of scope, even when the test fails.
+pub struct PgDatabase {
+    name: String,
+    pub url: String,
+}
+
+const PG_ADMIN: &str = "postgres://postgres@127.0.0.1:5432/postgres";
+
+impl PgDatabase {
+    pub fn create(name: &str) -> PgDatabase {
+        let name = format!("ringside_{name}_{}", std::process::id());
+        for sql in [
+            format!("DROP DATABASE IF EXISTS {name}"),
+            format!("CREATE DATABASE {name}"),
+        ] {
+            assert_eq!(psql(PG_ADMIN, &sql), None, "{sql}");
+        }
+        PgDatabase {
+            url: format!("postgres://postgres@127.0.0.1:5432/{name}"),
+            name,
+        }
+    }
+
+    /// Runs `sql` in this database; answers psql's error text, if any.
+    pub fn sql(&self, sql: &str) -> Option<String> {
+        psql(&self.url, sql)
+    }
+}
+
+impl Drop for PgDatabase {
+    fn drop(&mut self) {
+        psql(PG_ADMIN, &format!("DROP DATABASE {} WITH (FORCE)", self.name));
+    }
+}
+
+/// Runs one statement with psql at `url`; answers its error text, if any.
+fn psql(url: &str, sql: &str) -> Option<String> {
+    let out = Command::new("psql")
+        .args([url, "-v", "ON_ERROR_STOP=1", "-qc", sql])
+        .output()
+        .expect("psql (apt-get install postgresql-client)");
+    (!out.status.success()).then(|| String::from_utf8_lossy(&out.stderr).into_owned())
+}

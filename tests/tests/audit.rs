@@ -393,22 +393,9 @@ fn the_audit_trail_on_sqlite() {
 
 #[test]
 fn the_audit_trail_on_postgresql() {
-    let admin = "postgres://postgres@127.0.0.1:5432/postgres";
-    let db = format!("ringside_audit_it_{}", std::process::id());
-    let psql = |sql: &str| run_sql("psql", &[admin, "-v", "ON_ERROR_STOP=1", "-qc"], sql);
-    assert_eq!(psql(&format!("DROP DATABASE IF EXISTS {db}")), None);
-    assert_eq!(psql(&format!("CREATE DATABASE {db}")), None);
-    let url = format!("postgres://postgres@127.0.0.1:5432/{db}");
+    let db = ringside_tests::PgDatabase::create("audit_it");
     let dir = tempfile::tempdir().unwrap();
-    let outcome = std::panic::catch_unwind(|| {
-        let console = start_console(dir.path(), "10s", Some(&url));
-        exercise(&console.url, |sql| {
-            run_sql("psql", &[&url, "-v", "ON_ERROR_STOP=1", "-qc"], sql)
-        });
-        console.stop();
-    });
-    psql(&format!("DROP DATABASE {db} WITH (FORCE)"));
-    if let Err(panic) = outcome {
-        std::panic::resume_unwind(panic);
-    }
+    let console = start_console(dir.path(), "10s", Some(&db.url));
+    exercise(&console.url, |sql| db.sql(sql));
+    console.stop();
 }

@@ -387,33 +387,18 @@ fn the_openapi_document_describes_the_cluster_routes() {
 
 #[test]
 fn the_console_runs_on_postgresql_too() {
-    let admin = "postgres://postgres@127.0.0.1:5432/postgres";
-    let db = format!("ringside_it_{}", std::process::id());
-    let psql = |sql: &str| {
-        let ok = std::process::Command::new("psql")
-            .args([admin, "-v", "ON_ERROR_STOP=1", "-qc", sql])
-            .status()
-            .expect("psql")
-            .success();
-        assert!(ok, "psql {sql}");
-    };
-    psql(&format!("DROP DATABASE IF EXISTS {db}"));
-    psql(&format!("CREATE DATABASE {db}"));
+    let db = ringside_tests::PgDatabase::create("it");
     let dir = tempfile::tempdir().unwrap();
-    {
-        let url = format!("postgres://postgres@127.0.0.1:5432/{db}");
-        let console = start_console(dir.path(), "10s", Some(&url));
-        let client = Client::new();
-        let created = client
-            .post(format!("{}/api/v1/clusters", console.url))
-            .json(&json!({"name": "pg", "coordinator_url": "http://127.0.0.1:1"}))
-            .send()
-            .unwrap();
-        assert_eq!(created.status(), StatusCode::CREATED);
-        assert_eq!(clusters(&client, &console.url)[0].cluster.name, "pg");
-        console.stop();
-    }
-    psql(&format!("DROP DATABASE {db} WITH (FORCE)"));
+    let console = start_console(dir.path(), "10s", Some(&db.url));
+    let client = Client::new();
+    let created = client
+        .post(format!("{}/api/v1/clusters", console.url))
+        .json(&json!({"name": "pg", "coordinator_url": "http://127.0.0.1:1"}))
+        .send()
+        .unwrap();
+    assert_eq!(created.status(), StatusCode::CREATED);
+    assert_eq!(clusters(&client, &console.url)[0].cluster.name, "pg");
+    console.stop();
 }
 
 #[test]

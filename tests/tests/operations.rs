@@ -705,3 +705,66 @@ fn properties_pushed_to_every_cluster_take_effect_live() {
         assert_eq!(t.attempts, 1);
     }
 }
+
+#[test]
+fn operations_and_licenses_run_on_postgresql_too() {
+    let db = ringside_tests::PgDatabase::create("ops_it");
+    let dir = tempfile::tempdir().unwrap();
+    data(&dir.path().join("ufs"));
+    let fleet = Simulator::start(dir.path(), 3, 0);
+    let mut console = start_console(dir.path(), "1h", Some(&db.url));
+    let http = Client::new();
+    for (name, url) in &fleet.clusters {
+        register(&http, &console.url, name, url, json!({"db": "pg"}));
+    }
+    let op = start(
+        &http,
+        &console.url,
+        json!({
+            "action": {"type": "load", "path": "/data"},
+            "targets": {"kind": "selector", "selector": "db=pg"},
+            "rollout": {"wave_size": 2},
+        }),
+    );
+    let op = finished(&http, &console.url, &op.summary.id, Duration::from_secs(20));
+    assert_eq!(op.summary.state, OperationState::Succeeded, "{op:#?}");
+    assert_eq!(
+        op.targets.iter().map(|t| t.wave).collect::<Vec<_>>(),
+        [0, 0, 1]
+    );
+    // What was stored is what a restarted console reads back.
+    console.kill();
+    let console = start_console(dir.path(), "1h", Some(&db.url));
+    assert_eq!(operation(&http, &console.url, &op.summary.id), op);
+    let history: Vec<Value> = http
+        .get(format!("{}/api/v1/operations", console.url))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(history[0]["counts"]["succeeded"], 3);
+
+    let key = dir.path().join("vendor.key").display().to_string();
+    cli(&["license", "keygen", "--out", &key]);
+    let file = dir.path().join("pg.license").display().to_string();
+    cli(&[
+        "license", "issue", "--key", &key, "--customer", "PG", "--kind", "deployment",
+        "--cluster", "sim-0000", "--cluster", "sim-0001", "--days", "90", "--id", "L-PG",
+        "--out", &file,
+    ]);
+    let token = std::fs::read_to_string(&file).unwrap();
+    let uploaded = http
+        .post(format!("{}/api/v1/licenses", console.url))
+        .json(&json!({ "license": token }))
+        .send()
+        .unwrap();
+    assert_eq!(uploaded.status(), StatusCode::CREATED);
+    let dashboard: Value = http
+        .get(format!("{}/api/v1/licenses", console.url))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(dashboard["uploaded"][0]["license"]["id"], "L-PG");
+    assert_eq!(dashboard["uploaded"][0]["registered"], json!(["sim-0000", "sim-0001"]));
+}
