@@ -429,7 +429,10 @@ impl PgDatabase {
 
 impl Drop for PgDatabase {
     fn drop(&mut self) {
-        psql(PG_ADMIN, &format!("DROP DATABASE {} WITH (FORCE)", self.name));
+        psql(
+            PG_ADMIN,
+            &format!("DROP DATABASE {} WITH (FORCE)", self.name),
+        );
     }
 }
 

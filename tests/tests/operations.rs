@@ -748,9 +748,24 @@ fn operations_and_licenses_run_on_postgresql_too() {
     cli(&["license", "keygen", "--out", &key]);
     let file = dir.path().join("pg.license").display().to_string();
     cli(&[
-        "license", "issue", "--key", &key, "--customer", "PG", "--kind", "deployment",
-        "--cluster", "sim-0000", "--cluster", "sim-0001", "--days", "90", "--id", "L-PG",
-        "--out", &file,
+        "license",
+        "issue",
+        "--key",
+        &key,
+        "--customer",
+        "PG",
+        "--kind",
+        "deployment",
+        "--cluster",
+        "sim-0000",
+        "--cluster",
+        "sim-0001",
+        "--days",
+        "90",
+        "--id",
+        "L-PG",
+        "--out",
+        &file,
     ]);
     let token = std::fs::read_to_string(&file).unwrap();
     let uploaded = http
@@ -766,5 +781,8 @@ fn operations_and_licenses_run_on_postgresql_too() {
         .json()
         .unwrap();
     assert_eq!(dashboard["uploaded"][0]["license"]["id"], "L-PG");
-    assert_eq!(dashboard["uploaded"][0]["registered"], json!(["sim-0000", "sim-0001"]));
+    assert_eq!(
+        dashboard["uploaded"][0]["registered"],
+        json!(["sim-0000", "sim-0001"])
+    );
 }

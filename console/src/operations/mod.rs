@@ -170,13 +170,19 @@ impl Operations {
                 state: view.summary.state,
             });
         }
-        if let Some(run) = self.lock().get(id) {
-            run.cancel.store(true, Ordering::SeqCst);
-        }
+        let running = match self.lock().get(id) {
+            Some(run) => {
+                run.cancel.store(true, Ordering::SeqCst);
+                true
+            }
+            None => false,
+        };
         tracing::info!(operation = %id, "operation cancel asked");
-        // Not running here: a console that stopped left it RUNNING; a pass
+        // Not running here (a console that stopped left it RUNNING): a pass
         // finds the flag and cancels what has not started.
-        self.spawn(id.to_string());
+        if !running {
+            self.spawn(id.to_string());
+        }
         self.get(id).await
     }
 
@@ -246,6 +252,13 @@ impl Operations {
         let Some(op) = self.store.get_operation(id).await? else {
             return Ok(());
         };
+        // Ended, and nothing asked again since: an extra pass would only
+        // record the same end twice.
+        if op.summary.state != OperationState::Running
+            && op.targets.iter().all(|t| t.state.is_final())
+        {
+            return Ok(());
+        }
         let license = match &op.summary.request.action {
             ringside_api::operation::Action::ApplyLicense { license_id } => {
                 self.store.license_text(license_id).await?
