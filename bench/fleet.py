@@ -42,6 +42,27 @@ def wait_http(url, timeout=60):
     sys.exit(f"{url} did not answer within {timeout}s")
 
 
+def start_simulator(bin_dir, count, base_port, work, latency_ms=0):
+    """The fleet simulator with `count` clusters; answers (process, [(name, url)])."""
+    sim = subprocess.Popen(
+        [f"{bin_dir}/ringside", "process", "start", "fleet-simulator", "--clusters", str(count),
+         "--base-port", str(base_port), "--dir", work, "--latency-ms", str(latency_ms)],
+        stdout=subprocess.PIPE, stderr=open(f"{work}/sim.log", "w"), text=True,
+    )
+    clusters = [sim.stdout.readline().split() for _ in range(count)]
+    if not all(len(c) == 2 for c in clusters):
+        sim.terminate()
+        sys.exit(f"the fleet simulator did not start; see {work}/sim.log")
+    print(f"{len(clusters)} simulated clusters up", file=sys.stderr)
+    return sim, clusters
+
+
+def stop(procs):
+    for p in reversed(procs):
+        p.terminate()
+        p.wait(timeout=30)
+
+
 def fetch_all(urls, concurrency):
     """Every poll request, `concurrency` clusters at a time; seconds taken."""
 
@@ -80,14 +101,8 @@ def main():
     work = tempfile.mkdtemp(prefix="ringside-fleet-bench-")
     procs = []
     try:
-        sim = subprocess.Popen(
-            [f"{args.bin_dir}/ringside", "process", "start", "fleet-simulator",
-             "--clusters", str(args.clusters), "--base-port", str(args.base_port), "--dir", work],
-            stdout=subprocess.PIPE, stderr=open(f"{work}/sim.log", "w"), text=True,
-        )
+        sim, clusters = start_simulator(args.bin_dir, args.clusters, args.base_port, work)
         procs.append(sim)
-        clusters = [sim.stdout.readline().split() for _ in range(args.clusters)]
-        print(f"{len(clusters)} simulated clusters up", file=sys.stderr)
 
         console_url = f"http://127.0.0.1:{args.console_port}"
         env = dict(os.environ, RUST_LOG="info,sqlx=warn,ringside_console::poller=debug")
@@ -129,9 +144,7 @@ def main():
         }
         print(json.dumps(result, indent=2))
     finally:
-        for p in reversed(procs):
-            p.terminate()
-            p.wait(timeout=30)
+        stop(procs)
 
 
 if __name__ == "__main__":

@@ -25,7 +25,7 @@ import threading
 import time
 import urllib.request
 
-from fleet import wait_http, wrk_p99  # bench/fleet.py, beside this script
+from fleet import start_simulator, stop, wait_http, wrk_p99  # bench/fleet.py, beside this script
 
 
 def post(url, body):
@@ -120,15 +120,9 @@ def main():
                 f.write(b"x" * 4096)
     procs = []
     try:
-        sim = subprocess.Popen(
-            [f"{args.bin_dir}/ringside", "process", "start", "fleet-simulator",
-             "--clusters", str(args.clusters), "--base-port", str(args.base_port),
-             "--dir", work, "--latency-ms", str(args.latency_ms)],
-            stdout=subprocess.PIPE, stderr=open(f"{work}/sim.log", "w"), text=True,
-        )
+        sim, clusters = start_simulator(args.bin_dir, args.clusters, args.base_port, work,
+                                        args.latency_ms)
         procs.append(sim)
-        clusters = [sim.stdout.readline().split() for _ in range(args.clusters)]
-        print(f"{len(clusters)} simulated clusters up", file=sys.stderr)
 
         console = f"http://127.0.0.1:{args.console_port}"
         log = open(f"{work}/console.log", "w")
@@ -151,17 +145,17 @@ def main():
         idle = wrk_p99(console + "/", 8, args.wrk_connections)
         busy = {}
 
-        def keep_busy(stop):
-            while not stop.is_set():
+        def keep_busy(halt):
+            while not halt.is_set():
                 operation(console, args.concurrency, args.action, paths[-1])
                 busy["ops"] = busy.get("ops", 0) + 1
 
-        stop = threading.Event()
-        worker = threading.Thread(target=keep_busy, args=(stop,))
+        halt = threading.Event()
+        worker = threading.Thread(target=keep_busy, args=(halt,))
         worker.start()
         time.sleep(0.5)
         during = wrk_p99(console + "/", 8, args.wrk_connections)
-        stop.set()
+        halt.set()
         worker.join()
         result = {
             "action": args.action,
@@ -180,9 +174,7 @@ def main():
         }
         print(json.dumps(result, indent=2))
     finally:
-        for p in reversed(procs):
-            p.terminate()
-            p.wait(timeout=30)
+        stop(procs)
 
 
 if __name__ == "__main__":

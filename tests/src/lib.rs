@@ -444,3 +444,29 @@ fn psql(url: &str, sql: &str) -> Option<String> {
         .expect("psql (apt-get install postgresql-client)");
     (!out.status.success()).then(|| String::from_utf8_lossy(&out.stderr).into_owned())
 }
+
+/// Asserts that `text` passes `promtool check metrics` (Debian's
+/// `prometheus`): the exposition format and the naming conventions.
+pub fn promtool_check(text: &str) {
+    use std::io::Write;
+    let mut child = Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("promtool (apt-get install prometheus)");
+    child
+        .stdin
+        .take()
+        .expect("promtool stdin")
+        .write_all(text.as_bytes())
+        .expect("write to promtool");
+    let out = child.wait_with_output().expect("promtool output");
+    assert!(
+        out.status.success(),
+        "promtool: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

@@ -217,7 +217,7 @@ fn reads_are_right_through_misses_hits_corruption_kills_and_restarts() {
             .unwrap()
             .text()
             .unwrap();
-        promtool_check(&text);
+        ringside_tests::promtool_check(&text);
     }
 
     // Kill a worker: reads go on (from the UFS, said on stderr), it turns
@@ -432,30 +432,6 @@ fn corrupt_one_page(dir: &Path) -> PathBuf {
     bytes[at] ^= 0xff;
     std::fs::write(&path, bytes).unwrap();
     path
-}
-
-fn promtool_check(text: &str) {
-    use std::io::Write;
-    let mut child = Command::new("promtool")
-        .args(["check", "metrics"])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("promtool (apt-get install prometheus)");
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(text.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "promtool: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
 }
 
 #[test]

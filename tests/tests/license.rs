@@ -147,8 +147,8 @@ fn tamper(token: &str, from: &str, to: &str) -> String {
     )
 }
 
-/// A license that expired long ago: beyond any grace period.
-fn expired_long_ago(vendor: &Vendor, id: &str, cluster: &str) -> String {
+/// A cluster license issued in 2020 that expired at `expires`.
+fn expired_at(vendor: &Vendor, id: &str, cluster: &str, expires: &str) -> String {
     vendor.issue(&[
         "--id",
         id,
@@ -161,27 +161,23 @@ fn expired_long_ago(vendor: &Vendor, id: &str, cluster: &str) -> String {
         "--issued",
         "2020-01-01",
         "--expires",
-        "2020-02-01",
+        expires,
     ])
+}
+
+/// A license that expired long ago: beyond any grace period.
+fn expired_long_ago(vendor: &Vendor, id: &str, cluster: &str) -> String {
+    expired_at(vendor, id, cluster, "2020-02-01")
 }
 
 /// A license that expired yesterday: within the default 14-day grace period.
 fn expired_yesterday(vendor: &Vendor, id: &str, cluster: &str) -> String {
-    let yesterday = (Utc::now() - TimeDelta::days(1)).to_rfc3339();
-    vendor.issue(&[
-        "--id",
+    expired_at(
+        vendor,
         id,
-        "--customer",
-        "ACME",
-        "--kind",
-        "cluster",
-        "--cluster",
         cluster,
-        "--issued",
-        "2020-01-01",
-        "--expires",
-        &yesterday,
-    ])
+        &(Utc::now() - TimeDelta::days(1)).to_rfc3339(),
+    )
 }
 
 fn status(http: &Client, coordinator: &str) -> LicenseStatus {
@@ -212,30 +208,6 @@ fn refused(http: &Client, coordinator: &str, token: &str, status: u16, code: &st
     error.error.message
 }
 
-fn promtool_check(text: &str) {
-    use std::io::Write;
-    let mut child = std::process::Command::new("promtool")
-        .args(["check", "metrics"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("promtool (apt-get install prometheus)");
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(text.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "promtool: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
 fn metrics(http: &Client, coordinator: &str) -> String {
     let text = http
         .get(format!("{coordinator}/metrics"))
@@ -243,7 +215,7 @@ fn metrics(http: &Client, coordinator: &str) -> String {
         .unwrap()
         .text()
         .unwrap();
-    promtool_check(&text);
+    ringside_tests::promtool_check(&text);
     text
 }
 

@@ -31,12 +31,7 @@ fn start(client: &Client, console: &str, request: Value) -> OperationView {
 }
 
 fn operation(client: &Client, console: &str, id: &str) -> OperationView {
-    client
-        .get(format!("{console}/api/v1/operations/{id}"))
-        .send()
-        .unwrap()
-        .json()
-        .unwrap()
+    get_json(client, format!("{console}/api/v1/operations/{id}"))
 }
 
 /// Waits until the operation is no longer RUNNING and answers it.
@@ -61,12 +56,12 @@ fn target<'a>(op: &'a OperationView, cluster: &str) -> &'a ringside_api::operati
 }
 
 fn jobs(client: &Client, coordinator: &str) -> Vec<Value> {
-    client
-        .get(format!("{coordinator}/api/v1/jobs"))
-        .send()
-        .unwrap()
-        .json()
-        .unwrap()
+    get_json(client, format!("{coordinator}/api/v1/jobs"))
+}
+
+/// GET `url`, answered as JSON.
+fn get_json<T: serde::de::DeserializeOwned>(client: &Client, url: String) -> T {
+    client.get(url).send().unwrap().json().unwrap()
 }
 
 fn data(ufs: &std::path::Path) {
@@ -171,12 +166,10 @@ fn bulk_load_with_a_cluster_down_then_retry_finishes_it() {
     }
 
     // Every step is in the audit trail.
-    let audit: Value = http
-        .get(format!("{}/api/v1/audit?action=operation", console.url))
-        .send()
-        .unwrap()
-        .json()
-        .unwrap();
+    let audit: Value = get_json(
+        &http,
+        format!("{}/api/v1/audit?action=operation", console.url),
+    );
     let actions: Vec<&str> = audit["entries"]
         .as_array()
         .unwrap()
@@ -339,12 +332,7 @@ fn a_staged_rollout_halts_at_the_threshold_and_cancel_stops_what_has_not_started
         .unwrap();
     assert_eq!(again.status(), StatusCode::CONFLICT);
 
-    let history: Vec<Value> = http
-        .get(format!("{}/api/v1/operations?limit=1", console.url))
-        .send()
-        .unwrap()
-        .json()
-        .unwrap();
+    let history: Vec<Value> = get_json(&http, format!("{}/api/v1/operations?limit=1", console.url));
     assert_eq!(history.len(), 1);
     assert_eq!(history[0]["id"], id.as_str());
     assert_eq!(history[0]["counts"]["total"], 6);
@@ -417,12 +405,7 @@ fn bad_operation_requests_get_a_clear_4xx() {
         .send()
         .unwrap();
     assert_eq!(missing.status(), StatusCode::NOT_FOUND);
-    let history: Vec<Value> = http
-        .get(format!("{}/api/v1/operations", console.url))
-        .send()
-        .unwrap()
-        .json()
-        .unwrap();
+    let history: Vec<Value> = get_json(&http, format!("{}/api/v1/operations", console.url));
     assert!(history.is_empty(), "nothing refused was started");
 }
 
@@ -563,12 +546,7 @@ fn a_deployment_license_uploaded_once_is_applied_to_the_clusters_it_names() {
     let op = finished(&http, &console.url, &op.summary.id, Duration::from_secs(20));
     assert_eq!(op.summary.state, OperationState::Succeeded, "{op:#?}");
     for cluster in [&a, &b] {
-        let status: Value = http
-            .get(format!("{}/api/v1/license", cluster.coordinator.url))
-            .send()
-            .unwrap()
-            .json()
-            .unwrap();
+        let status: Value = get_json(&http, format!("{}/api/v1/license", cluster.coordinator.url));
         assert_eq!(status["state"], "valid", "{status}");
         assert_eq!(status["license"]["id"], "L-DEP-1");
     }
@@ -577,12 +555,7 @@ fn a_deployment_license_uploaded_once_is_applied_to_the_clusters_it_names() {
     // and every licensed worker in use; the fleet marks them degraded.
     let mut dashboard = Value::Null;
     assert!(eventually(Duration::from_secs(15), || {
-        dashboard = http
-            .get(format!("{}/api/v1/licenses", console.url))
-            .send()
-            .unwrap()
-            .json()
-            .unwrap();
+        dashboard = get_json(&http, format!("{}/api/v1/licenses", console.url));
         dashboard["rows"]
             .as_array()
             .unwrap()
@@ -605,12 +578,7 @@ fn a_deployment_license_uploaded_once_is_applied_to_the_clusters_it_names() {
             "{alerts:?}"
         );
     }
-    let fleet: Vec<Value> = http
-        .get(format!("{}/api/v1/clusters", console.url))
-        .send()
-        .unwrap()
-        .json()
-        .unwrap();
+    let fleet: Vec<Value> = get_json(&http, format!("{}/api/v1/clusters", console.url));
     for cluster in &fleet {
         let reasons = cluster["status"]["reasons"].to_string();
         assert!(reasons.contains("license expires in"), "{reasons}");
@@ -678,12 +646,7 @@ fn properties_pushed_to_every_cluster_take_effect_live() {
         "push ringside.job.retention.time on 3 clusters"
     );
     for (name, url) in &fleet.clusters {
-        let properties: Vec<Value> = http
-            .get(format!("{url}/api/v1/properties"))
-            .send()
-            .unwrap()
-            .json()
-            .unwrap();
+        let properties: Vec<Value> = get_json(&http, format!("{url}/api/v1/properties"));
         let retention = properties
             .iter()
             .find(|p| p["key"] == "ringside.job.retention.time")
@@ -736,12 +699,7 @@ fn operations_and_licenses_run_on_postgresql_too() {
     console.kill();
     let console = start_console(dir.path(), "1h", Some(&db.url));
     assert_eq!(operation(&http, &console.url, &op.summary.id), op);
-    let history: Vec<Value> = http
-        .get(format!("{}/api/v1/operations", console.url))
-        .send()
-        .unwrap()
-        .json()
-        .unwrap();
+    let history: Vec<Value> = get_json(&http, format!("{}/api/v1/operations", console.url));
     assert_eq!(history[0]["counts"]["succeeded"], 3);
 
     let key = dir.path().join("vendor.key").display().to_string();
@@ -774,12 +732,7 @@ fn operations_and_licenses_run_on_postgresql_too() {
         .send()
         .unwrap();
     assert_eq!(uploaded.status(), StatusCode::CREATED);
-    let dashboard: Value = http
-        .get(format!("{}/api/v1/licenses", console.url))
-        .send()
-        .unwrap()
-        .json()
-        .unwrap();
+    let dashboard: Value = get_json(&http, format!("{}/api/v1/licenses", console.url));
     assert_eq!(dashboard["uploaded"][0]["license"]["id"], "L-PG");
     assert_eq!(
         dashboard["uploaded"][0]["registered"],
