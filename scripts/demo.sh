@@ -9,6 +9,9 @@ cd "$(dirname "$0")/.."
 
 BIN_DIR=${RINGSIDE_BIN_DIR:-${CARGO_TARGET_DIR:-target}/debug}
 STATE=${RINGSIDE_DEMO_DIR:-.run/demo}
+mkdir -p "$STATE"
+# Absolute, for the properties files: RINGSIDE_DEMO_DIR may be either.
+STATE_DIR=$(cd "$STATE" && pwd)
 CONSOLE_PORT=${RINGSIDE_DEMO_CONSOLE_PORT:-3000}
 CLUSTERS=("eu-west:20001:eu-west-1" "us-east:20002:us-east-1" "ap-south:20003:ap-south-1")
 WORKERS=3
@@ -36,7 +39,7 @@ wait_healthy() {
 }
 
 # A small sample dataset: what the demo clusters cache.
-UFS="$PWD/$STATE/ufs"
+UFS="$STATE_DIR/ufs"
 if [ ! -f "$UFS/README.txt" ]; then
   mkdir -p "$UFS/datasets/images-mini" "$UFS/models"
   for i in $(seq -w 0 23); do
@@ -72,7 +75,7 @@ ringside.ufs.root=$UFS
 ringside.coordinator.bind.host=127.0.0.1
 ringside.coordinator.port=$port
 ringside.coordinator.address=http://127.0.0.1:$port
-ringside.coordinator.metastore.dir=$PWD/$STATE/$name/metastore
+ringside.coordinator.metastore.dir=$STATE_DIR/$name/metastore
 ringside.worker.bind.host=127.0.0.1
 ringside.worker.pagestore.size=64MiB
 ringside.worker.pagestore.reserved.size=8MiB
@@ -82,7 +85,7 @@ PROPS
   "$BIN_DIR/ringside" --conf "$conf" process start coordinator > "$STATE/logs/$name.log" 2>&1 &
   pids+=($!)
   for w in $(seq 1 $WORKERS); do
-    wdir="$PWD/$STATE/$name/worker-$w"
+    wdir="$STATE_DIR/$name/worker-$w"
     "$BIN_DIR/ringside" --conf "$conf" \
       --set "ringside.worker.port=$((port + 100 * w))" \
       --set "ringside.worker.s3.port=$((port + 100 * w + 50))" \

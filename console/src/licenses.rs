@@ -220,8 +220,18 @@ impl Store {
                 by.into(),
             ])
             .to_owned();
-        self.rows_affected(&query).await?;
-        Ok(true)
+        match self.rows_affected(&query).await {
+            Ok(_) => Ok(true),
+            // Another upload of the same id got in between: the same text
+            // is a no-op, another one a conflict, as above.
+            Err(StoreError::Database(sqlx::Error::Database(e))) if e.is_unique_violation() => {
+                match self.license_text(&license.id).await? {
+                    Some(existing) if existing == token => Ok(false),
+                    _ => Err(StoreError::Duplicate(license.id.clone())),
+                }
+            }
+            Err(other) => Err(other),
+        }
     }
 
     /// The signed text of an uploaded license.
@@ -342,6 +352,29 @@ impl AppState {
         actor: &Actor,
         id: &str,
     ) -> Result<OperationView, ConsoleError> {
+        let uploaded = match self.license_targets(id).await {
+            Ok(uploaded) => uploaded,
+            Err(error) => {
+                let refused = Err(error);
+                let record = Record::new(actor, "license.apply").detail(json!({ "license": id }));
+                self.audited(record, &refused).await;
+                return refused;
+            }
+        };
+        let request = NewOperation {
+            action: Action::ApplyLicense {
+                license_id: id.to_string(),
+            },
+            targets: Targets::Clusters {
+                names: uploaded.registered,
+            },
+            rollout: Rollout::default(),
+        };
+        self.create_operation(actor, request).await
+    }
+
+    /// An uploaded license that names at least one registered cluster.
+    async fn license_targets(&self, id: &str) -> Result<UploadedLicense, ConsoleError> {
         let uploaded = self.uploaded(id).await?;
         if uploaded.registered.is_empty() {
             return Err(FieldError::new(
@@ -353,16 +386,7 @@ impl AppState {
             )
             .into());
         }
-        let request = NewOperation {
-            action: Action::ApplyLicense {
-                license_id: id.to_string(),
-            },
-            targets: Targets::Clusters {
-                names: uploaded.registered,
-            },
-            rollout: Rollout::default(),
-        };
-        self.create_operation(actor, request).await
+        Ok(uploaded)
     }
 
     /// Every cluster's license with its alerts and capacity forecast, and

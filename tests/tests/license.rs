@@ -618,9 +618,14 @@ fn cat_all(cluster: &Cluster) {
 /// Starts one more worker, expecting the coordinator to refuse it and the
 /// worker to stop; returns its log.
 fn refused_worker(cluster: &Cluster, name: &str) -> String {
+    refused_worker_with(cluster, name, &cluster.properties)
+}
+
+/// [`refused_worker`] with its own properties.
+fn refused_worker_with(cluster: &Cluster, name: &str, properties: &[String]) -> String {
     let log = cluster.dir.path().join(format!("worker-{name}.log"));
     let file = std::fs::File::create(&log).unwrap();
-    let mut child = worker_command(name, cluster.dir.path(), &cluster.properties, free_port())
+    let mut child = worker_command(name, cluster.dir.path(), properties, free_port())
         .stdout(file.try_clone().unwrap())
         .stderr(file)
         .spawn()
@@ -657,7 +662,7 @@ fn limits_refuse_a_worker_beyond_them_while_the_others_keep_serving() {
     let dir = tempfile::tempdir().unwrap();
     let vendor = Vendor::new(dir.path(), "vendor");
     let two = vendor.license("L-TWO", "lim", &["--max-workers", "2"]);
-    let (cluster, _workers) = Cluster::start_with(
+    let (cluster, mut workers) = Cluster::start_with(
         "lim",
         &["w1", "w2"],
         &[vendor.key_property(), format!("ringside.license={two}")],
@@ -708,6 +713,19 @@ fn limits_refuse_a_worker_beyond_them_while_the_others_keep_serving() {
         "{log}"
     );
     assert_eq!(online(&cluster), 2);
+
+    // Nor can a worker that is ONLINE grow past it: w2 restarted at once
+    // (still ONLINE, the same identity) with twice the page store.
+    workers[1].kill();
+    let mut bigger = cluster.properties.clone();
+    bigger.push("ringside.worker.pagestore.size=32MiB".to_string());
+    let log = refused_worker_with(&cluster, "w2", &bigger);
+    assert!(
+        log.contains("with 32MiB would bring the cluster to 48MiB"),
+        "{log}"
+    );
+    workers[1] = cluster.add_worker("w2");
+    assert!(eventually(Duration::from_secs(10), || online(&cluster) == 2));
 
     // Room for three: the third joins.
     let three = vendor.file(

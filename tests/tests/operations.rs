@@ -136,7 +136,7 @@ fn bulk_load_with_a_cluster_down_then_retry_finishes_it() {
         ))
         .send()
         .unwrap();
-    assert_eq!(refused.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(refused.status(), StatusCode::CONFLICT);
     assert!(refused.text().unwrap().contains("only FAILED targets"));
 
     c.crash_and_restart_coordinator();

@@ -36,6 +36,9 @@ pub const MAX_KEY_LEN: usize = 255;
 /// How long a key is remembered.
 pub const KEEP_FOR: Duration = Duration::from_secs(24 * 3600);
 const PRUNE_EVERY: Duration = Duration::from_secs(3600);
+/// A claim with no answer this old is abandoned (its answer could not be
+/// stored): the next request with its key takes it over.
+const ABANDONED_AFTER: Duration = Duration::from_secs(60);
 
 #[derive(Clone)]
 pub struct Idempotency {
@@ -138,7 +141,24 @@ impl Idempotency {
             return Ok(Claim::Mismatch);
         }
         Ok(match row.try_get::<Option<i64>, _>("status")? {
-            None => Claim::Running,
+            None => {
+                let now = Utc::now().timestamp_millis();
+                let taken = sqlx::query(
+                    "UPDATE idempotency_keys SET created_at = ? \
+                     WHERE key = ? AND status IS NULL AND created_at < ?",
+                )
+                .bind(now)
+                .bind(key)
+                .bind(now - ABANDONED_AFTER.as_millis() as i64)
+                .execute(&self.pool)
+                .await?
+                .rows_affected();
+                if taken == 1 {
+                    Claim::Won
+                } else {
+                    Claim::Running
+                }
+            }
             Some(status) => Claim::Done(Stored {
                 status: u16::try_from(status).unwrap_or(500),
                 content_type: row.try_get("content_type")?,
@@ -203,7 +223,43 @@ pub async fn guard(State(store): State<Idempotency>, request: Request, next: Nex
         }
     };
     let fingerprint = fingerprint(&parts.method, &parts.uri, &body);
-    let claim = match store.claim(&key, &fingerprint).await {
+    let request = Request::from_parts(parts, Body::from(body));
+    // Claimed, run and kept in a task of its own, to the end even when the
+    // client goes away mid-request (a console killed while its call is in
+    // flight): the answer must be kept for the retry, and a claim left
+    // half-done would answer "still running" to every retry.
+    let task = tokio::spawn({
+        let store = store.clone();
+        let key = key.clone();
+        async move { claim_and_run(&store, &key, &fingerprint, next, request).await }
+    });
+    match task.await {
+        Ok(response) => response,
+        Err(error) => {
+            tracing::error!(%error, key, "a keyed request failed");
+            if let Err(error) = store.release(&key).await {
+                tracing::warn!(%error, key, "cannot release an idempotency key");
+            }
+            ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                "internal error; see the server log",
+            )
+            .into_response()
+        }
+    }
+}
+
+/// Runs the request unless its key already has an answer (replayed), is
+/// held by a request still running, or belongs to another request.
+async fn claim_and_run(
+    store: &Idempotency,
+    key: &str,
+    fingerprint: &str,
+    next: Next,
+    request: Request,
+) -> Response {
+    let claim = match store.claim(key, fingerprint).await {
         Ok(claim) => claim,
         Err(error) => return unavailable(&error),
     };
@@ -239,31 +295,7 @@ pub async fn guard(State(store): State<Idempotency>, request: Request, next: Nex
         }
     }
     store.count("executed");
-    // Run to the end even when the client goes away mid-request (a console
-    // killed while its call is in flight): the answer must be kept for the
-    // retry, and a claim left half-done would answer "still running" to
-    // every retry until the coordinator restarts.
-    let request = Request::from_parts(parts, Body::from(body));
-    let task = tokio::spawn({
-        let store = store.clone();
-        let key = key.clone();
-        async move { execute(&store, &key, next, request).await }
-    });
-    match task.await {
-        Ok(response) => response,
-        Err(error) => {
-            tracing::error!(%error, key, "a keyed request failed");
-            if let Err(error) = store.release(&key).await {
-                tracing::warn!(%error, key, "cannot release an idempotency key");
-            }
-            ApiError::new(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "internal",
-                "internal error; see the server log",
-            )
-            .into_response()
-        }
-    }
+    execute(store, key, next, request).await
 }
 
 /// Runs a request that won its key, and keeps its answer if it succeeded.

@@ -126,6 +126,9 @@ struct Inner {
     /// The `ringside.license` value this coordinator started with ('' for none).
     property_token: String,
     current: RwLock<Current>,
+    /// Held across storing a license and putting it in force, so two
+    /// applies at once leave the same one in the metastore and in memory.
+    applying: tokio::sync::Mutex<()>,
     gauges: Gauges,
 }
 
@@ -166,6 +169,7 @@ impl LicenseService {
                 grace,
                 property_token: property.clone().unwrap_or_default(),
                 current: RwLock::new(Current::Unlicensed),
+                applying: tokio::sync::Mutex::new(()),
                 gauges: Gauges::register(registry),
             }),
         };
@@ -326,6 +330,7 @@ impl LicenseService {
         if let Some(refusal) = evaluation.refusal(&license) {
             return Err(ApplyError::License(refusal));
         }
+        let _applying = self.inner.applying.lock().await;
         // Milliseconds, as the metastore keeps it.
         let now = from_millis(Utc::now().timestamp_millis());
         self.store(token.trim(), LicenseSource::Api, now).await?;

@@ -126,8 +126,9 @@ impl Membership {
     }
 
     /// [`Self::heartbeat`], asking `admit` first whether a worker that is
-    /// not ONLINE (new, or back from OFFLINE) may join, given every member
-    /// as [`Self::list`] shows it. Workers already ONLINE are not asked.
+    /// not ONLINE (new, or back from OFFLINE) may join, or one that is
+    /// ONLINE may grow its page store, given every member as
+    /// [`Self::list`] shows it. Workers ONLINE as they were are not asked.
     pub async fn heartbeat_with(
         &self,
         hb: &WorkerHeartbeat,
@@ -151,14 +152,12 @@ impl Membership {
                 });
             }
         }
-        let mut was_online = self.is_online(&hb.id).await?;
-        let _admitting = if was_online {
+        let admitting = if self.admitted(hb).await? {
             None
         } else {
             let guard = self.admission.clone().lock_owned().await;
             // Another beat of the same worker may have admitted it meanwhile.
-            was_online = self.is_online(&hb.id).await?;
-            if !was_online {
+            if !self.admitted(hb).await? {
                 admit(&self.list().await?)?;
             }
             Some(guard)
@@ -183,8 +182,10 @@ impl Membership {
         .bind(to_sql(hb.ufs_read_bytes))
         .execute(&self.pool)
         .await?;
-        if !was_online {
-            tracing::info!(worker = %hb.id, address = %hb.address, "worker online");
+        // Joined, back, or grown: the ring (capacity-weighted ones too)
+        // takes it in.
+        if admitting.is_some() {
+            tracing::info!(worker = %hb.id, address = %hb.address, capacity_bytes = hb.capacity_bytes, "worker online");
             self.refresh().await?;
         }
         Ok(())
@@ -197,16 +198,19 @@ impl Membership {
 
     /// Whether worker `id` is a member heard from within the failure
     /// detection timeout.
-    async fn is_online(&self, id: &str) -> Result<bool, MembershipError> {
-        let last: Option<i64> =
-            sqlx::query_scalar("SELECT last_heartbeat FROM members WHERE id = ?1")
-                .bind(id)
+    /// Whether `hb`'s worker is ONLINE with at least the page store it now
+    /// reports: nothing about it for a license to check again.
+    async fn admitted(&self, hb: &WorkerHeartbeat) -> Result<bool, MembershipError> {
+        let row: Option<(i64, i64)> =
+            sqlx::query_as("SELECT last_heartbeat, capacity_bytes FROM members WHERE id = ?1")
+                .bind(&hb.id)
                 .fetch_optional(&self.pool)
                 .await?;
         let now = Utc::now().timestamp_millis();
-        Ok(last.is_some_and(|last| {
-            now.saturating_sub(last)
-                <= i64::try_from(self.failure_timeout().as_millis()).unwrap_or(i64::MAX)
+        let timeout = i64::try_from(self.failure_timeout().as_millis()).unwrap_or(i64::MAX);
+        Ok(row.is_some_and(|(last, capacity)| {
+            now.saturating_sub(last) <= timeout
+                && u64::try_from(capacity).unwrap_or(0) >= hb.capacity_bytes
         }))
     }
 

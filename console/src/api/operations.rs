@@ -133,7 +133,7 @@ async fn cancel(
     ("cluster" = String, Path, description = "Cluster name"),
 ), responses(
     (status = 200, body = OperationView),
-    (status = 400, description = "The target has not failed", body = ErrorBody),
+    (status = 409, description = "The target has not failed", body = ErrorBody),
     (status = 404, body = ErrorBody),
 ))]
 async fn retry(

@@ -79,7 +79,15 @@ impl Recorder {
     async fn flush(&self) -> Result<(), StoreError> {
         let _writing = self.writing.lock().await;
         let batch = std::mem::take(&mut *self.waiting.lock().unwrap_or_else(|e| e.into_inner()));
-        self.store.update_targets(&self.operation, &batch).await
+        let written = self.store.update_targets(&self.operation, &batch).await;
+        if written.is_err() {
+            // Put back in front, in order, for the next flush: a lost
+            // outcome would leave its target running forever.
+            let mut waiting = self.waiting.lock().unwrap_or_else(|e| e.into_inner());
+            let newer = std::mem::replace(&mut *waiting, batch);
+            waiting.extend(newer);
+        }
+        written
     }
 }
 

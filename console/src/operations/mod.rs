@@ -41,6 +41,10 @@ use engine::Pass;
 
 /// Most operations one history page lists.
 pub const MAX_PAGE: u64 = 200;
+/// Passes over one operation that may fail in a row (the database away)
+/// before it is left for the next start, and the pause that grows between.
+const MAX_FAILED_PASSES: u32 = 10;
+const PASS_RETRY_PAUSE: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// A pass running for an operation, and whether another is wanted after it.
 #[derive(Debug, Default)]
@@ -196,13 +200,12 @@ impl Operations {
             });
         }
         if !self.store.reset_failed_target(id, cluster).await? {
-            return Err(FieldError::new(
+            return Err(ConsoleError::Conflict(FieldError::new(
                 "cluster",
                 format!(
                     "the target {cluster:?} of operation {id} has not failed: only FAILED targets are retried"
                 ),
-            )
-            .into());
+            )));
         }
         self.store
             .set_operation_state(id, OperationState::Running, Utc::now())
@@ -232,8 +235,15 @@ impl Operations {
         };
         let this = self.clone();
         tokio::spawn(async move {
+            let mut failures = 0u32;
             loop {
                 if let Err(error) = this.pass(&id, cancel.clone()).await {
+                    failures += 1;
+                    if failures < MAX_FAILED_PASSES {
+                        tracing::warn!(operation = %id, %error, failures, "operation pass failed; trying again");
+                        tokio::time::sleep(PASS_RETRY_PAUSE * failures).await;
+                        continue;
+                    }
                     tracing::error!(operation = %id, %error, "operation pass failed; resumed at the next start");
                 }
                 let mut running = this.lock();

@@ -183,7 +183,9 @@ impl Store {
         self.execute_all(&statements).await
     }
 
-    /// Moves every target of `operation` in one of `from` to `to`.
+    /// Moves every target of `operation` in one of `from` that never ran
+    /// to `to`. A target that ran before stays: it was asked again (a
+    /// retry), and that is not undone by a halt or a cancel.
     pub async fn move_targets(
         &self,
         operation: &str,
@@ -197,6 +199,7 @@ impl Store {
             .value(OperationTargets::FinishedAt, at.timestamp_millis())
             .and_where(Expr::col(OperationTargets::OperationId).eq(operation))
             .and_where(Expr::col(OperationTargets::State).is_in(from.iter().map(|s| s.as_str())))
+            .and_where(Expr::col(OperationTargets::Attempts).eq(0))
             .to_owned();
         self.rows_affected(&query).await
     }
