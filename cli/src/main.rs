@@ -25,8 +25,44 @@ async fn main() -> ExitCode {
     match commands::run(args).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
-            eprintln!("ringside: {error:#}");
+            eprintln!("ringside: {}", describe(&error));
             ExitCode::FAILURE
         }
+    }
+}
+
+/// The error and its causes on one line, each cause once: many errors
+/// already name their cause in their own message, and `{:#}` would repeat it.
+fn describe(error: &anyhow::Error) -> String {
+    let mut text = String::new();
+    for cause in error.chain() {
+        let part = cause.to_string();
+        if text.contains(&part) {
+            continue;
+        }
+        if !text.is_empty() {
+            text.push_str(": ");
+        }
+        text.push_str(&part);
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_cause_is_said_once() {
+        let io = std::io::Error::new(std::io::ErrorKind::AddrInUse, "address already in use");
+        let error = anyhow::Error::new(io)
+            .context("cannot listen on 127.0.0.1:1: address already in use")
+            .context("cannot run the fleet simulator");
+        assert_eq!(
+            describe(&error),
+            "cannot run the fleet simulator: cannot listen on 127.0.0.1:1: address already in use"
+        );
+        let plain = anyhow::anyhow!("no such file").context("cannot read conf");
+        assert_eq!(describe(&plain), "cannot read conf: no such file");
     }
 }
