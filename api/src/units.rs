@@ -4,7 +4,7 @@
 /// `bytes` scaled to the largest IEC unit it reaches: `(1.5, "KiB")` for
 /// 1536; bytes below 1 KiB stay in `B`.
 pub fn iec(bytes: u64) -> (f64, &'static str) {
-    const UNITS: [&str; 6] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
+    const UNITS: [&str; 7] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"];
     let mut value = bytes as f64;
     let mut unit = 0;
     while value >= 1024.0 && unit < UNITS.len() - 1 {
@@ -24,6 +24,6 @@ mod tests {
         assert_eq!(iec(1023), (1023.0, "B"));
         assert_eq!(iec(1536), (1.5, "KiB"));
         assert_eq!(iec(3 << 30), (3.0, "GiB"));
-        assert_eq!(iec(u64::MAX).1, "PiB");
+        assert_eq!(iec(u64::MAX), (16.0, "EiB"));
     }
 }

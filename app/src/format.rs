@@ -75,7 +75,7 @@ mod tests {
         assert_eq!(bytes(1023), "1023 B");
         assert_eq!(bytes(1536), "1.50 KiB");
         assert_eq!(bytes(50 * 1024 * 1024), "50.0 MiB");
-        assert_eq!(bytes(u64::MAX), "16384 PiB");
+        assert_eq!(bytes(u64::MAX), "16.0 EiB");
         assert_eq!(percent(Some(0.756)), "75.6%");
         assert_eq!(percent(None), "—");
         assert_eq!(percent(Some(f64::NAN)), "—");

@@ -60,25 +60,13 @@ pub use token::{TOKEN_PREFIX, decode_unverified, verify};
 /// Bytes as people write them in this crate's messages: `10TiB` when exact,
 /// else the byte count with an approximation (`1500 bytes (1.46KiB)`).
 pub fn format_size(bytes: u64) -> String {
-    const UNITS: [&str; 7] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"];
-    if bytes == 0 {
-        return "0B".into();
-    }
-    let exact = (0..UNITS.len())
-        .rev()
-        .find(|&i| bytes.is_multiple_of(1u64 << (10 * i)));
-    match exact {
-        Some(i) if i > 0 => format!("{}{}", bytes >> (10 * i), UNITS[i]),
-        _ if bytes < 1024 => format!("{bytes}B"),
-        _ => {
-            let mut value = bytes as f64;
-            let mut unit = 0;
-            while value >= 1024.0 && unit < UNITS.len() - 1 {
-                value /= 1024.0;
-                unit += 1;
-            }
-            format!("{bytes} bytes ({value:.2}{})", UNITS[unit])
-        }
+    let (value, unit) = ringside_api::units::iec(bytes);
+    // Exact only while f64 holds every integer: scaling by 1024 then
+    // leaves no fraction exactly when the unit divides the size.
+    if value.fract() == 0.0 && bytes < 1 << f64::MANTISSA_DIGITS {
+        format!("{value}{unit}")
+    } else {
+        format!("{bytes} bytes ({value:.2}{unit})")
     }
 }
 

@@ -142,16 +142,23 @@ impl Pass {
                 .move_targets(&id, &[TargetState::Pending], TargetState::Cancelled, now)
                 .await?;
         }
-        let halted = halted(&self.store, &id, rollout.max_failures).await?;
-        if halted {
+        let read = || async {
+            self.store.get_operation(&id).await?.ok_or_else(|| {
+                StoreError::Corrupt(format!("operation {id} vanished while running"))
+            })
+        };
+        let mut after = read().await?;
+        // Failures past the threshold: what has not run is skipped.
+        if rollout
+            .max_failures
+            .is_some_and(|max| after.summary.counts.failed > max)
+            && after.summary.counts.pending > 0
+        {
             self.store
                 .move_targets(&id, &[TargetState::Pending], TargetState::Skipped, now)
                 .await?;
+            after = read().await?;
         }
-        let after =
-            self.store.get_operation(&id).await?.ok_or_else(|| {
-                StoreError::Corrupt(format!("operation {id} vanished while running"))
-            })?;
         let state = final_state(&after.summary.counts);
         self.store.set_operation_state(&id, state, now).await?;
         Ok(state)
@@ -304,18 +311,6 @@ impl Pass {
             tracing::warn!(operation = %op.summary.id, %error, "cannot audit a wave");
         }
     }
-}
-
-/// Whether failures have passed the operation's threshold.
-async fn halted(store: &Store, id: &str, max: Option<u32>) -> Result<bool, StoreError> {
-    let Some(max) = max else {
-        return Ok(false);
-    };
-    let failed = store
-        .get_operation(id)
-        .await?
-        .map_or(0, |op| op.summary.counts.failed);
-    Ok(failed > max)
 }
 
 #[cfg(test)]
