@@ -20,6 +20,7 @@ run: build
 test: build test-rust test-e2e
 
 test-rust:
+	scripts/build-release.sh 0.1.0-next # the release the lifecycle test upgrades to
 	cargo test --workspace --exclude ringside-frontend
 	cargo test -p ringside-tests --test jobs -- --ignored bandwidth_holds_over_ten_seconds
 	ring/scripts/wasm-determinism.sh

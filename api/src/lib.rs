@@ -13,6 +13,7 @@ pub mod http;
 pub mod job;
 pub mod license;
 pub mod licenses;
+pub mod lifecycle;
 pub mod metrics;
 pub mod operation;
 pub mod range;

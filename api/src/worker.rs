@@ -93,4 +93,11 @@ pub struct WorkerStatus {
     pub files: u64,
     pub evictions_total: u64,
     pub checksum_failures_total: u64,
+    /// The worker's version.
+    #[serde(default)]
+    pub version: Option<String>,
+    /// When this worker process started: a rolling restart waits for a
+    /// newer one.
+    #[serde(default)]
+    pub started_at: Option<chrono::DateTime<Utc>>,
 }

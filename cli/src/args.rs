@@ -53,6 +53,63 @@ pub enum Command {
     /// Show the coordinator's properties and change its dynamic ones live.
     #[command(subcommand)]
     Conf(ConfCommand),
+    /// Run a cluster on this machine from a spec: apply, status, restart, delete.
+    #[command(subcommand)]
+    Cluster(ClusterCommand),
+}
+
+/// The spec file and where the cluster's processes keep their state.
+#[derive(Args, Debug)]
+pub struct SpecArgs {
+    /// The cluster spec (YAML, kind RingsideCluster).
+    #[arg(short = 'f', long = "file", value_name = "FILE")]
+    pub file: PathBuf,
+    /// Where clusters keep their state (pids, logs, identities, metastore
+    /// and page stores unless the spec puts them elsewhere).
+    #[arg(
+        long,
+        env = "RINGSIDE_STATE_DIR",
+        default_value = "/var/lib/ringside/clusters"
+    )]
+    pub state_dir: PathBuf,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ClusterCommand {
+    /// Start what is missing, stop what is extra, roll a new version through
+    /// the workers (the coordinator first) and push changed dynamic
+    /// properties; applying the same spec twice changes nothing.
+    Apply(SpecArgs),
+    /// The phase (Ready, Updating, Degraded) and every process.
+    Status {
+        #[command(flatten)]
+        spec: SpecArgs,
+        #[command(flatten)]
+        format: FormatArg,
+    },
+    /// Restart processes so edited properties apply: the coordinator, then
+    /// the workers in batches of rollingUpdate.maxUnavailable.
+    Restart {
+        #[command(flatten)]
+        spec: SpecArgs,
+        /// Only this component; both when not given.
+        #[arg(long, value_enum, ignore_case = true)]
+        component: Option<ComponentArg>,
+    },
+    /// Stop every process of the cluster; data stays unless --remove-data.
+    Delete {
+        #[command(flatten)]
+        spec: SpecArgs,
+        /// Also remove the metastore, page stores, identities and logs.
+        #[arg(long)]
+        remove_data: bool,
+    },
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ComponentArg {
+    Coordinator,
+    Worker,
 }
 
 #[derive(Subcommand, Debug)]

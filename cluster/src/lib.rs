@@ -11,5 +11,10 @@ pub mod pacing;
 pub mod simulator;
 pub mod worker;
 
-/// This build's version, reported by every daemon and the CLI.
-pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+/// This build's version, reported by every daemon and the CLI: the crate's
+/// version, or the release name `RINGSIDE_RELEASE` gave the build
+/// (`scripts/build-release.sh`).
+pub const VERSION: &str = match option_env!("RINGSIDE_RELEASE") {
+    Some(release) => release,
+    None => env!("CARGO_PKG_VERSION"),
+};

@@ -16,7 +16,8 @@ use serde::{Deserialize, Serialize};
 pub const IDENTITY_FORMAT_VERSION: u32 = 1;
 const IDENTITY_FILE: &str = "cluster.json";
 const DATABASE_FILE: &str = "metastore.db";
-const TEMP_SUFFIX: &str = ".tmp";
+/// Ending of a file being written; one left behind was never renamed into place.
+pub const TEMP_SUFFIX: &str = ".tmp";
 
 #[derive(Debug, thiserror::Error)]
 pub enum MetastoreError {
@@ -141,7 +142,8 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
     Ok(())
 }
 
-fn remove_half_written(dir: &Path) -> io::Result<()> {
+/// Removes the files of `dir` a crash left half-written.
+pub fn remove_half_written(dir: &Path) -> io::Result<()> {
     for entry in fs::read_dir(dir)? {
         let path = entry?.path();
         if path.extension().is_some_and(|e| e == &TEMP_SUFFIX[1..]) {

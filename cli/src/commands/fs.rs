@@ -91,31 +91,56 @@ fn ufs(site: &SiteConfig) -> anyhow::Result<Ufs> {
 
 pub async fn cat(coordinator: &Coordinator, site: &SiteConfig, raw: &str) -> anyhow::Result<()> {
     let path = UfsPath::parse(raw)?;
-    let route = Route::fetch(coordinator).await?;
     let mut out = std::io::stdout().lock();
-    let reason = match route.owner(&path) {
-        Some(worker) => match route
-            .http
-            .get(Route::url(worker, "files", &path)?)
-            .send()
-            .await
-        {
-            Ok(response) if response.status().is_success() => {
-                let mut body = response.bytes_stream();
-                while let Some(chunk) = body.next().await {
-                    out.write_all(&chunk.context("reading from the worker")?)?;
+    // Bytes written so far: a worker that goes away mid-file leaves the
+    // rest to the UFS, from where it stopped.
+    let mut written = 0u64;
+    let reason = match Route::fetch(coordinator).await {
+        Err(e) => format!(
+            "the coordinator is unreachable ({})",
+            ringside_api::error::root_cause(e.as_ref())
+        ),
+        Ok(route) => match route.owner(&path) {
+            Some(worker) => match route
+                .http
+                .get(Route::url(worker, "files", &path)?)
+                .send()
+                .await
+            {
+                Ok(response) if response.status().is_success() => {
+                    let mut body = response.bytes_stream();
+                    let mut broken = None;
+                    while let Some(chunk) = body.next().await {
+                        match chunk {
+                            Ok(chunk) => {
+                                out.write_all(&chunk)?;
+                                written += chunk.len() as u64;
+                            }
+                            Err(e) => {
+                                broken = Some(e);
+                                break;
+                            }
+                        }
+                    }
+                    match broken {
+                        None => return Ok(out.flush()?),
+                        Some(e) => format!(
+                            "worker {} stopped answering after {written} bytes ({})",
+                            worker.heartbeat.id,
+                            ringside_api::error::root_cause(&e)
+                        ),
+                    }
                 }
-                return Ok(out.flush()?);
-            }
-            Ok(response) => return Err(api_error(response).await),
-            Err(e) => format!(
-                "worker {} at {} unreachable ({})",
-                worker.heartbeat.id,
-                worker.heartbeat.address,
-                ringside_api::error::root_cause(&e)
-            ),
+                Ok(response) => return Err(api_error(response).await),
+                Err(e) => format!(
+                    "worker {} at {} unreachable ({})",
+                    worker.heartbeat.id,
+                    worker.heartbeat.address,
+                    ringside_api::error::root_cause(&e)
+                ),
+            },
+            None => "no ONLINE worker owns it".to_string(),
         },
-        None => "no ONLINE worker owns it".to_string(),
     };
     if !site.client().ufs_fallback {
         return Err(anyhow!(
@@ -126,7 +151,7 @@ pub async fn cat(coordinator: &Coordinator, site: &SiteConfig, raw: &str) -> any
     let ufs = ufs(site)?;
     let status = ufs.stat(&path).await?;
     const CHUNK: u64 = 8 * 1024 * 1024;
-    let mut offset = 0;
+    let mut offset = written;
     while offset < status.size {
         let end = (offset + CHUNK).min(status.size);
         out.write_all(&ufs.read_range(&path, offset..end).await?)?;

@@ -1,6 +1,7 @@
 //! One module per command group; each turns arguments into calls on the
 //! library crates and prints what comes back.
 
+mod cluster;
 mod conf;
 mod fs;
 mod info;
@@ -54,6 +55,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             license::run(command, &site, || Coordinator::new(flag, &site)).await
         }
         Command::Conf(command) => conf::run(&coordinator(&cli.global)?, command).await,
+        Command::Cluster(command) => cluster::run(command).await,
     }
 }
 

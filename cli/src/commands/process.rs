@@ -2,7 +2,10 @@
 
 use anyhow::Context;
 use ringside_api::http::shutdown_signal;
-use ringside_cluster::{coordinator::Coordinator, worker::Worker};
+use ringside_cluster::{
+    coordinator::Coordinator,
+    worker::{Ending, Worker},
+};
 use ringside_config::SiteConfig;
 
 use crate::args::Daemon;
@@ -45,9 +48,25 @@ pub async fn start(daemon: Daemon, site: SiteConfig) -> anyhow::Result<()> {
             let worker = Worker::bind(&site.worker())
                 .await
                 .context("cannot start the worker")?;
-            worker.serve(shutdown_signal()).await?;
-            tracing::info!("worker stopped");
-            Ok(())
+            match worker.serve(shutdown_signal()).await? {
+                Ending::Stopped => {
+                    tracing::info!("worker stopped");
+                    Ok(())
+                }
+                Ending::Restart => restart_in_place(),
+            }
         }
     }
+}
+
+/// Starts this program again with the same arguments in this process: the
+/// pid stays (whatever supervises it sees no exit), and the site file and
+/// the binary on disk are read afresh.
+fn restart_in_place() -> anyhow::Result<()> {
+    use std::os::unix::process::CommandExt;
+    let binary = std::env::current_exe().context("cannot find this program to restart it")?;
+    let error = std::process::Command::new(&binary)
+        .args(std::env::args_os().skip(1))
+        .exec();
+    Err(error).with_context(|| format!("cannot restart {}", binary.display()))
 }

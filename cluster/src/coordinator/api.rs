@@ -13,6 +13,7 @@ use ringside_api::{
     http::{ApiError, ApiJson, ApiQuery, harden, route_not_found},
     job::{JobRequest, JobState, JobType, JobView},
     license::{ApplyLicense, LicenseStatus},
+    lifecycle::{LifecycleStatus, LifecycleUpdate, RestartProgress, RestartRequest},
 };
 use serde::Deserialize;
 use utoipa::OpenApi;
@@ -21,6 +22,7 @@ use super::{
     CoordinatorState,
     jobs::{JobError, Submitted},
     license::ApplyError,
+    lifecycle::LifecycleError,
     properties::PatchError,
 };
 use crate::membership::MembershipError;
@@ -47,7 +49,10 @@ use ringside_license::LicenseError;
         get_job,
         stop_job,
         get_license,
-        apply_license
+        apply_license,
+        get_lifecycle,
+        put_lifecycle,
+        restart_workers
     ),
     components(schemas(
         JobRequest,
@@ -70,7 +75,15 @@ use ringside_license::LicenseError;
         ringside_api::license::LicenseState,
         ringside_api::license::LicenseSummary,
         ringside_api::license::LicenseKind,
-        ringside_api::license::LicenseSource
+        ringside_api::license::LicenseSource,
+        ringside_api::lifecycle::LifecycleStatus,
+        ringside_api::lifecycle::LifecycleUpdate,
+        ringside_api::lifecycle::DesiredState,
+        ringside_api::lifecycle::RestartProgress,
+        ringside_api::lifecycle::RestartRequest,
+        ringside_api::lifecycle::ProcessView,
+        ringside_api::lifecycle::Phase,
+        ringside_api::lifecycle::Component
     ))
 )]
 struct ApiDoc;
@@ -93,6 +106,8 @@ pub fn router(state: CoordinatorState) -> Router {
         .route("/jobs/{id}", get(get_job))
         .route("/jobs/{id}/stop", post(stop_job))
         .route("/license", get(get_license).put(apply_license))
+        .route("/lifecycle", get(get_lifecycle).put(put_lifecycle))
+        .route("/lifecycle/restart", post(restart_workers))
         .route("/openapi.json", get(|| async { Json(openapi()) }))
         .fallback(route_not_found)
         .layer(axum::middleware::from_fn_with_state(
@@ -248,6 +263,71 @@ async fn metrics(State(state): State<CoordinatorState>) -> axum::response::Respo
         Err(error) => tracing::warn!(%error, "cannot count jobs for metrics"),
     }
     crate::metrics::render(&state.metrics.registry)
+}
+
+impl From<LifecycleError> for ApiError {
+    fn from(error: LifecycleError) -> Self {
+        let message = error.to_string();
+        match error {
+            LifecycleError::Invalid(_) => {
+                ApiError::new(StatusCode::BAD_REQUEST, "invalid_body", message)
+            }
+            LifecycleError::Busy(_) => {
+                ApiError::new(StatusCode::CONFLICT, "restart_running", message)
+            }
+            LifecycleError::NothingToRestart => {
+                ApiError::new(StatusCode::CONFLICT, "no_online_worker", message)
+            }
+            LifecycleError::Membership(e) => e.into(),
+            LifecycleError::Database(_) | LifecycleError::Corrupt(_) => {
+                tracing::error!(%message, "lifecycle record failed");
+                ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", message)
+            }
+        }
+    }
+}
+
+/// The cluster's lifecycle: its phase (Ready, Updating, Degraded) and why,
+/// what was last applied, every process with its version, OFFLINE entries
+/// left in the member list, and the restart rolling now or last.
+#[utoipa::path(get, path = "/api/v1/lifecycle", responses(
+    (status = 200, body = LifecycleStatus),
+    (status = 503, body = ErrorBody),
+))]
+async fn get_lifecycle(
+    State(state): State<CoordinatorState>,
+) -> Result<Json<LifecycleStatus>, ApiError> {
+    Ok(Json(state.lifecycle.status().await?))
+}
+
+/// Records what `ringside cluster apply` applied and how far the restart it
+/// rolls is; refused while the coordinator rolls a restart itself.
+#[utoipa::path(put, path = "/api/v1/lifecycle", request_body = LifecycleUpdate, responses(
+    (status = 200, body = LifecycleStatus),
+    (status = 400, body = ErrorBody),
+    (status = 409, description = "The coordinator is rolling a restart", body = ErrorBody),
+))]
+async fn put_lifecycle(
+    State(state): State<CoordinatorState>,
+    ApiJson(update): ApiJson<LifecycleUpdate>,
+) -> Result<Json<LifecycleStatus>, ApiError> {
+    Ok(Json(state.lifecycle.update(update).await?))
+}
+
+/// Rolls a restart through the ONLINE workers, batch by batch: each worker
+/// of a batch restarts in place (same identity, the site file read again)
+/// and the next batch starts once all are back. Answers at once; `GET
+/// /api/v1/lifecycle` shows the progress.
+#[utoipa::path(post, path = "/api/v1/lifecycle/restart", request_body = RestartRequest, responses(
+    (status = 202, description = "Started", body = RestartProgress),
+    (status = 409, description = "A restart is rolling already, or no worker is ONLINE", body = ErrorBody),
+))]
+async fn restart_workers(
+    State(state): State<CoordinatorState>,
+    ApiJson(request): ApiJson<RestartRequest>,
+) -> Result<(StatusCode, Json<RestartProgress>), ApiError> {
+    let progress = state.lifecycle.restart_workers(request).await?;
+    Ok((StatusCode::ACCEPTED, Json(progress)))
 }
 
 impl From<JobError> for ApiError {

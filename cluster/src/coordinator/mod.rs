@@ -5,13 +5,17 @@ mod api;
 pub mod idempotency;
 pub mod jobs;
 pub mod license;
+pub mod lifecycle;
 mod metrics;
 pub mod properties;
 
 use std::{future::Future, net::SocketAddr};
 
 use chrono::Utc;
-use ringside_api::ClusterInfo;
+use ringside_api::{
+    ClusterInfo,
+    lifecycle::{Component, ProcessView},
+};
 use ringside_config::SiteConfig;
 
 use crate::{
@@ -35,6 +39,8 @@ pub enum CoordinatorError {
     Properties(sqlx::Error),
     #[error(transparent)]
     License(#[from] license::LicenseStartError),
+    #[error("lifecycle: {0}")]
+    Lifecycle(#[from] lifecycle::LifecycleError),
     #[error("cannot listen on {addr}: {source}")]
     Bind {
         addr: String,
@@ -55,6 +61,7 @@ pub struct CoordinatorState {
     pub license: license::LicenseService,
     /// The configuration it runs with: the site file's plus pushed values.
     pub properties: properties::PropertyService,
+    pub lifecycle: lifecycle::LifecycleService,
 }
 
 /// A coordinator bound to its port, ready to serve.
@@ -83,7 +90,8 @@ impl Coordinator {
         let license =
             license::LicenseService::open(database.clone(), config, &metrics.registry).await?;
         let jobs =
-            jobs::JobService::start(database, membership.clone(), properties.subscribe()).await?;
+            jobs::JobService::start(database.clone(), membership.clone(), properties.subscribe())
+                .await?;
         let addr = format!("{}:{}", config.bind_host, config.port);
         let listener = tokio::net::TcpListener::bind(&addr)
             .await
@@ -94,6 +102,18 @@ impl Coordinator {
             version: crate::VERSION.to_string(),
             started_at: Utc::now(),
         };
+        let lifecycle = lifecycle::LifecycleService::open(
+            database,
+            membership.clone(),
+            ProcessView {
+                component: Component::Coordinator,
+                id: "coordinator".into(),
+                address: format!("http://{}:{}", config.hostname, config.port),
+                version: info.version.clone(),
+                state: ringside_api::WorkerState::Online,
+            },
+        )
+        .await?;
         Ok(Coordinator {
             listener,
             state: CoordinatorState {
@@ -104,6 +124,7 @@ impl Coordinator {
                 idempotency,
                 license,
                 properties,
+                lifecycle,
             },
             added_latency: std::time::Duration::ZERO,
         })

@@ -34,6 +34,7 @@ pub fn router(ctx: WorkerContext) -> Router {
         .route("/list", get(list_root))
         .route("/list/{*path}", get(list))
         .route("/status", get(status))
+        .route("/restart", post(restart))
         .route("/tasks/load", post(tasks::load))
         .route("/tasks/free", post(tasks::free))
         .route("/tasks/cached", post(tasks::cached))
@@ -243,7 +244,20 @@ async fn status(State(ctx): State<WorkerContext>) -> Json<WorkerStatus> {
         files: stats.files,
         evictions_total: stats.evictions_total,
         checksum_failures_total: stats.checksum_failures_total,
+        version: Some(crate::VERSION.to_string()),
+        started_at: Some(ctx.started_at),
     })
+}
+
+/// Asks the worker to restart in place: it answers, drains the requests in
+/// flight, and starts again under the same identity (a rolling restart).
+async fn restart(State(ctx): State<WorkerContext>) -> (StatusCode, Json<serde_json::Value>) {
+    tracing::info!("restart requested");
+    ctx.restart.notify_one();
+    (
+        StatusCode::ACCEPTED,
+        Json(serde_json::json!({ "restarting": true, "started_at": ctx.started_at })),
+    )
 }
 
 async fn metrics(State(ctx): State<WorkerContext>) -> Response {

@@ -72,6 +72,19 @@ pub struct WorkerContext {
     pub reader: Reader,
     /// Calls to other workers, for copying files out of their caches.
     pub peers: reqwest::Client,
+    /// When this process started.
+    pub started_at: chrono::DateTime<chrono::Utc>,
+    /// Rung by `POST /api/v1/restart`: the worker drains and restarts.
+    pub restart: Arc<tokio::sync::Notify>,
+}
+
+/// Why a worker stopped serving.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Ending {
+    /// Its shutdown signal came.
+    Stopped,
+    /// It was asked to restart: the caller starts it again in place.
+    Restart,
 }
 
 /// A worker with its page store open and its ports bound.
@@ -103,6 +116,14 @@ impl Worker {
         let store = tokio::task::spawn_blocking(move || PageStore::open(options))
             .await
             .map_err(|e| WorkerError::Serve(std::io::Error::other(e)))??;
+        let stats = store.stats();
+        tracing::info!(
+            dir = %ps.dir.display(),
+            size = ps.size,
+            evictor = ?ps.evictor,
+            pages = stats.pages,
+            "page store open"
+        );
         let store = Arc::new(store);
         let metrics = WorkerMetrics::new();
         let cache = WriteBehind::start(
@@ -134,6 +155,8 @@ impl Worker {
                     cache: Arc::new(cache),
                 },
                 peers: reqwest::Client::new(),
+                started_at: chrono::Utc::now(),
+                restart: Arc::default(),
             },
             config: config.clone(),
             http,
@@ -149,11 +172,12 @@ impl Worker {
         Ok((self.http.local_addr()?, self.s3.local_addr()?))
     }
 
-    /// Serves both APIs and heartbeats until `shutdown` resolves.
+    /// Serves both APIs and heartbeats until `shutdown` resolves or a
+    /// restart is asked for; either way it drains the requests in flight.
     pub async fn serve(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
-    ) -> Result<(), WorkerError> {
+    ) -> Result<Ending, WorkerError> {
         let (http_addr, s3_addr) = self.local_addrs().map_err(WorkerError::Serve)?;
         let address = format!("http://{}:{}", self.config.hostname, http_addr.port());
         let s3_address = format!("http://{}:{}", self.config.hostname, s3_addr.port());
@@ -173,6 +197,7 @@ impl Worker {
         let wait = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
             let _ = rx.wait_for(|stop| *stop).await;
         };
+        let restart = self.ctx.restart.clone();
         let s3_server = axum::serve(self.s3, ringside_s3api::router(s3_source))
             .with_graceful_shutdown(wait(stop_rx.clone()));
         let http_server =
@@ -181,8 +206,14 @@ impl Worker {
             async { tokio::try_join!(http_server.into_future(), s3_server.into_future()) };
         tokio::pin!(servers);
         tokio::select! {
-            result = &mut servers => { heartbeat.abort(); return result.map(|_| ()).map_err(WorkerError::Serve); }
+            result = &mut servers => { heartbeat.abort(); return result.map(|_| Ending::Stopped).map_err(WorkerError::Serve); }
             () = shutdown => {}
+            () = restart.notified() => {
+                tracing::info!("restarting as asked");
+                heartbeat.abort();
+                let _ = stop_tx.send(true);
+                return servers.await.map(|_| Ending::Restart).map_err(WorkerError::Serve);
+            }
             refused = &mut heartbeat => {
                 // Only a refusal ends the heartbeat loop: drain and stop.
                 let reason = refused.unwrap_or_else(|e| format!("the heartbeat task failed: {e}"));
@@ -193,7 +224,10 @@ impl Worker {
         }
         heartbeat.abort();
         let _ = stop_tx.send(true);
-        servers.await.map(|_| ()).map_err(WorkerError::Serve)
+        servers
+            .await
+            .map(|_| Ending::Stopped)
+            .map_err(WorkerError::Serve)
     }
 }
 
