@@ -22,6 +22,7 @@ pub mod action {
     pub const CLUSTER_REGISTER: &str = "cluster.register";
     pub const CLUSTER_UPDATE: &str = "cluster.update";
     pub const CLUSTER_REMOVE: &str = "cluster.remove";
+    pub const CLUSTER_REMOVE_STALE_WORKERS: &str = "cluster.remove_stale_workers";
 }
 
 /// One recorded change.

@@ -153,6 +153,9 @@ pub struct ClusterStatus {
     /// The license status the coordinator last reported.
     #[serde(default)]
     pub license: Option<crate::license::LicenseStatus>,
+    /// The lifecycle phase the coordinator last reported.
+    #[serde(default)]
+    pub phase: Option<crate::lifecycle::Phase>,
 }
 
 impl Default for ClusterStatus {
@@ -176,6 +179,7 @@ impl Default for ClusterStatus {
             interval_ufs_bytes: 0,
             running_jobs: 0,
             license: None,
+            phase: None,
         }
     }
 }
@@ -200,6 +204,10 @@ pub struct ClusterDetail {
     #[cfg_attr(feature = "openapi", schema(value_type = Object))]
     pub ring: Option<ringside_ring::RingSpec>,
     pub jobs: Vec<crate::job::JobView>,
+    /// The coordinator's lifecycle: phase, versions, stale OFFLINE
+    /// entries, the restart rolling now or last.
+    #[serde(default)]
+    pub lifecycle: Option<crate::lifecycle::LifecycleStatus>,
 }
 
 /// Input that broke a rule: which field, and what is expected of it.

@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use crate::{
     FieldError,
     job::{JobOptions, JobType, REBALANCE_ALL},
+    lifecycle::MaxUnavailable,
 };
 
 /// Most clusters one request may name.
@@ -69,6 +70,15 @@ pub enum Action {
     PushProperties {
         properties: BTreeMap<String, Option<String>>,
     },
+    /// Roll a restart through each cluster's workers, batch by batch, each
+    /// restarting in place (`POST /api/v1/lifecycle/restart`).
+    RollingRestart {
+        /// Workers per batch, `1` or `10%`; the cluster's applied one
+        /// (else 10%) when absent.
+        #[serde(default)]
+        #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, example = "1"))]
+        max_unavailable: Option<MaxUnavailable>,
+    },
 }
 
 fn rebalance_all() -> String {
@@ -87,6 +97,12 @@ impl fmt::Display for Action {
                 let keys: Vec<&str> = properties.keys().map(String::as_str).collect();
                 write!(f, "push {}", keys.join(", "))
             }
+            Action::RollingRestart {
+                max_unavailable: Some(max),
+            } => write!(f, "rolling restart of the workers, {max} at a time"),
+            Action::RollingRestart {
+                max_unavailable: None,
+            } => write!(f, "rolling restart of the workers"),
         }
     }
 }
@@ -163,6 +179,7 @@ impl NewOperation {
                     ));
                 }
             }
+            Action::RollingRestart { .. } => {}
             Action::ApplyLicense { license_id } => {
                 if license_id.trim().is_empty() {
                     return Err(FieldError::new(

@@ -58,6 +58,12 @@ pub async fn get_cluster(name: String) -> Result<ClusterDetail, UiError> {
     Ok(state()?.cluster_detail(&name).await?)
 }
 
+/// Removes the cluster's OFFLINE member entries (ring bloat); the ids removed.
+#[server]
+pub async fn remove_stale_workers(name: String) -> Result<Vec<String>, UiError> {
+    Ok(state()?.remove_stale_workers(&actor()?, &name).await?)
+}
+
 #[server]
 pub async fn register_cluster(
     name: String,

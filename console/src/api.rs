@@ -6,7 +6,7 @@ use axum::{
     extract::{Path, State},
     http::StatusCode,
     response::IntoResponse,
-    routing::{get, post},
+    routing::{delete, get, post},
 };
 use ringside_api::{
     ClusterDetail, ClusterPatch, ClusterView, ErrorBody, NewCluster,
@@ -35,6 +35,7 @@ mod operations;
         update_cluster,
         remove_cluster,
         ring_preview,
+        remove_stale_workers,
         drift
     ),
     components(schemas(
@@ -57,7 +58,13 @@ mod operations;
         ringside_api::job::JobOptions,
         ringside_api::job::JobProgress,
         ringside_api::job::FailedFile,
-        ringside_api::ErrorDetail
+        ringside_api::ErrorDetail,
+        ringside_api::lifecycle::LifecycleStatus,
+        ringside_api::lifecycle::RestartProgress,
+        ringside_api::lifecycle::DesiredState,
+        ringside_api::lifecycle::ProcessView,
+        ringside_api::lifecycle::Phase,
+        ringside_api::lifecycle::Component
     ))
 )]
 struct ApiDoc;
@@ -83,6 +90,10 @@ pub fn router() -> Router<AppState> {
                     .delete(remove_cluster),
             )
             .route("/clusters/{name}/ring-preview", post(ring_preview))
+            .route(
+                "/clusters/{name}/stale-workers",
+                delete(remove_stale_workers),
+            )
             .route("/drift", get(drift))
             .merge(audit::router())
             .merge(operations::router())
@@ -212,6 +223,21 @@ async fn ring_preview(
     ApiJson(change): ApiJson<ringside_ring::RingChange>,
 ) -> Result<Json<ringside_ring::Preview>, ApiError> {
     Ok(Json(state.ring_preview(&name, &change).await?))
+}
+
+/// Removes the cluster's OFFLINE member entries (ring bloat), as `ringside
+/// process remove-worker` would one by one; answers the ids removed.
+#[utoipa::path(delete, path = "/api/v1/clusters/{name}/stale-workers", params(("name" = String, Path, description = "Cluster name")), responses(
+    (status = 200, description = "The ids removed", body = [String]),
+    (status = 404, body = ErrorBody),
+    (status = 502, description = "The coordinator could not be reached", body = ErrorBody),
+))]
+async fn remove_stale_workers(
+    State(state): State<AppState>,
+    actor: Actor,
+    Path(name): Path<String>,
+) -> Result<Json<Vec<String>>, ApiError> {
+    Ok(Json(state.remove_stale_workers(&actor, &name).await?))
 }
 
 #[derive(serde::Deserialize, utoipa::IntoParams)]

@@ -17,6 +17,7 @@ use ringside_api::{
     ClusterDetail, ClusterInfo, ClusterStatus, ClusterView, Health, WorkerState, WorkerView,
     job::{JobState, JobView},
     license::LicenseStatus,
+    lifecycle::LifecycleStatus,
 };
 use ringside_ring::RingSpec;
 use tokio::sync::Notify;
@@ -55,6 +56,7 @@ struct Snapshot {
     jobs: Vec<JobView>,
     /// The counters of the last successful scrape, for the hit ratio.
     metrics: Option<ClusterMetrics>,
+    lifecycle: Option<LifecycleStatus>,
 }
 
 /// The latest state of every cluster, shared by the poller (writer) and
@@ -81,6 +83,7 @@ impl FleetStatus {
             workers: snapshot.map(|s| s.workers.clone()).unwrap_or_default(),
             ring: snapshot.and_then(|s| s.ring.clone()),
             jobs: snapshot.map(|s| s.jobs.clone()).unwrap_or_default(),
+            lifecycle: snapshot.and_then(|s| s.lifecycle.clone()),
             view,
         }
     }
@@ -116,6 +119,10 @@ impl FleetStatus {
         let ring = poll.ring.or_else(|| snapshot.ring.clone());
         let jobs = poll.jobs.unwrap_or_else(|| snapshot.jobs.clone());
         let license = poll.license.or_else(|| snapshot.status.license.clone());
+        if let Some(lifecycle) = poll.lifecycle {
+            snapshot.status.phase = Some(lifecycle.phase);
+            snapshot.lifecycle = Some(lifecycle);
+        }
         let (health, mut reasons) = health::assess(&Observation {
             workers: &workers,
             ring: ring.as_ref(),
@@ -257,6 +264,7 @@ struct Poll {
     jobs: Option<Vec<JobView>>,
     metrics: Option<ClusterMetrics>,
     license: Option<LicenseStatus>,
+    lifecycle: Option<LifecycleStatus>,
     errors: Vec<String>,
 }
 
@@ -326,11 +334,12 @@ pub async fn fetch_properties(
 /// Asks one coordinator for everything a poll records.
 async fn poll(target: &Remote) -> Result<Poll, String> {
     let info = target.json::<ClusterInfo>("/info").await?;
-    let (workers, ring, jobs, license, metrics) = tokio::join!(
+    let (workers, ring, jobs, license, lifecycle, metrics) = tokio::join!(
         target.json::<Vec<WorkerView>>("/workers"),
         target.json::<RingSpec>("/ring"),
         target.json::<Vec<JobView>>("/jobs"),
         target.json::<LicenseStatus>("/license"),
+        target.json::<LifecycleStatus>("/lifecycle"),
         async {
             let text = target
                 .get("/metrics")
@@ -347,6 +356,7 @@ async fn poll(target: &Remote) -> Result<Poll, String> {
     let jobs = keep(&mut errors, "jobs", jobs);
     let metrics = keep(&mut errors, "metrics", metrics);
     let license = keep(&mut errors, "license", license);
+    let lifecycle = keep(&mut errors, "lifecycle", lifecycle);
     Ok(Poll {
         info,
         workers,
@@ -354,6 +364,7 @@ async fn poll(target: &Remote) -> Result<Poll, String> {
         jobs,
         metrics,
         license,
+        lifecycle,
         errors,
     })
 }
@@ -430,6 +441,7 @@ mod tests {
                 used_bytes: 10,
             }),
             license: None,
+            lifecycle: None,
             errors: vec![],
         }
     }

@@ -9,7 +9,7 @@ use std::{
 
 use futures::{Stream, TryStreamExt};
 use ringside_api::{
-    ClusterDetail, ClusterPatch, ClusterView, NewCluster,
+    ClusterDetail, ClusterPatch, ClusterView, NewCluster, WorkerState, WorkerView,
     audit::{AuditEntry, AuditFilter, AuditPage, PageRequest, action},
     drift::DriftReport,
 };
@@ -20,6 +20,7 @@ use crate::{
     audit::{self, AuditLog, Record},
     operations::Operations,
     poller::{self, FleetStatus},
+    remote::{Clients, Remote},
     secrets::SecretKey,
     store::{Store, StoredCluster},
 };
@@ -398,6 +399,68 @@ impl AppState {
         self.fleet.forget(name);
         tracing::info!(cluster = %name, "cluster removed");
         Ok(())
+    }
+
+    /// Removes the OFFLINE entries of `name`'s member list (ring bloat) as
+    /// `actor`, as `ringside process remove-worker` would one by one;
+    /// answers the ids removed. The list is read from the coordinator now,
+    /// so a worker that came back since the last poll stays. Audited as
+    /// `cluster.remove_stale_workers`.
+    pub async fn remove_stale_workers(
+        &self,
+        actor: &Actor,
+        name: &str,
+    ) -> Result<Vec<String>, ConsoleError> {
+        let outcome = self.remove_stale(name).await;
+        let record = Record::new(actor, action::CLUSTER_REMOVE_STALE_WORKERS).target(name);
+        let record = match &outcome {
+            Ok(ids) => record.detail(serde_json::json!({ "workers": ids })),
+            Err(_) => record,
+        };
+        self.audited(record, &outcome).await;
+        outcome
+    }
+
+    async fn remove_stale(&self, name: &str) -> Result<Vec<String>, ConsoleError> {
+        let stored = self
+            .store
+            .get_cluster(name)
+            .await?
+            .ok_or_else(|| ConsoleError::NotFound(name.to_string()))?;
+        let unreachable = |error: String| ConsoleError::Unreachable {
+            cluster: name.to_string(),
+            error,
+        };
+        let remote = Remote::new(stored, &self.key, &mut Clients::default(), self.timeout);
+        let members: Vec<WorkerView> = remote.json("/workers").await.map_err(unreachable)?;
+        let mut removed = Vec::new();
+        for member in members.iter().filter(|m| m.state == WorkerState::Offline) {
+            let id = &member.heartbeat.id;
+            let path = format!(
+                "{}/workers/{}",
+                ringside_api::API_PREFIX,
+                percent_encoding::utf8_percent_encode(id, percent_encoding::NON_ALPHANUMERIC)
+            );
+            let response = remote
+                .request(reqwest::Method::DELETE, &path)
+                .map_err(unreachable)?
+                .send()
+                .await
+                .map_err(|e| unreachable(crate::remote::describe(e)))?;
+            // Gone already (removed meanwhile): what was asked for.
+            if !response.status().is_success()
+                && response.status() != reqwest::StatusCode::NOT_FOUND
+            {
+                return Err(unreachable(format!(
+                    "removing worker {id} answered {}",
+                    response.status()
+                )));
+            }
+            tracing::info!(cluster = %name, worker = %id, "stale OFFLINE worker removed");
+            removed.push(id.clone());
+        }
+        self.fleet.poll_now();
+        Ok(removed)
     }
 
     /// Appends `record` to the audit trail: what every change made through

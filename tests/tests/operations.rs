@@ -739,3 +739,143 @@ fn operations_and_licenses_run_on_postgresql_too() {
         json!(["sim-0000", "sim-0001"])
     );
 }
+
+/// The console's lifecycle controls: a rolling restart fanned out to two
+/// clusters (each coordinator restarts its workers in place, one at a time)
+/// and the one-click cleanup of stale OFFLINE entries, both audited.
+#[test]
+fn a_rolling_restart_fans_out_and_stale_workers_are_cleaned_up() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, wa) = Cluster::start_with("life-a", &["a1", "a2"], &[], data);
+    let (b, _wb) = Cluster::start_with("life-b", &["b1"], &[], data);
+    let console = start_console(dir.path(), "200ms", None);
+    let http = Client::new();
+    for cluster in [&a, &b] {
+        register(
+            &http,
+            &console.url,
+            &cluster.name,
+            &cluster.coordinator.url,
+            json!({"env": "life"}),
+        );
+    }
+    let starts = |cluster: &Cluster| -> Vec<String> {
+        let mut starts: Vec<String> = cluster
+            .online()
+            .iter()
+            .map(|w| {
+                let status: Value =
+                    get_json(&http, format!("{}/api/v1/status", w.heartbeat.address));
+                status["started_at"].as_str().unwrap().to_string()
+            })
+            .collect();
+        starts.sort();
+        starts
+    };
+    let before = (starts(&a), starts(&b));
+
+    let op = start(
+        &http,
+        &console.url,
+        json!({
+            "action": {"type": "rolling_restart", "max_unavailable": 1},
+            "targets": {"kind": "selector", "selector": "env=life"},
+        }),
+    );
+    let op = finished(&http, &console.url, &op.summary.id, Duration::from_secs(30));
+    assert_eq!(op.summary.state, OperationState::Succeeded, "{op:#?}");
+    assert!(
+        target(&op, "life-a")
+            .message
+            .as_deref()
+            .unwrap()
+            .contains("2 workers"),
+        "{op:#?}"
+    );
+    for (cluster, workers) in [(&a, 2u32), (&b, 1)] {
+        let done = eventually(Duration::from_secs(30), || {
+            let l: Value = get_json(
+                &http,
+                format!("{}/api/v1/lifecycle", cluster.coordinator.url),
+            );
+            l["restart"]["finished_at"].is_string() && l["phase"] == "Ready"
+        });
+        let l: Value = get_json(
+            &http,
+            format!("{}/api/v1/lifecycle", cluster.coordinator.url),
+        );
+        assert!(done, "{l:#}");
+        assert_eq!(l["restart"]["restarted"], workers, "{l:#}");
+        assert_eq!(l["restart"]["error"], Value::Null, "{l:#}");
+    }
+    let after = (starts(&a), starts(&b));
+    assert!(
+        before.0.iter().zip(&after.0).all(|(x, y)| y > x),
+        "{before:?} {after:?}"
+    );
+    assert!(
+        before.1.iter().zip(&after.1).all(|(x, y)| y > x),
+        "{before:?} {after:?}"
+    );
+    assert!(
+        wa.iter().all(|w| w.url.starts_with("http")),
+        "the workers' processes stayed"
+    );
+
+    // The cluster page's data carries the lifecycle: phase and versions.
+    assert!(eventually(Duration::from_secs(10), || {
+        let detail: Value = get_json(&http, format!("{}/api/v1/clusters/life-a", console.url));
+        detail["lifecycle"]["phase"] == "Ready"
+            && detail["lifecycle"]["processes"]
+                .as_array()
+                .is_some_and(|p| p.len() == 3)
+    }));
+
+    // A worker gone for good leaves an OFFLINE entry; the console removes it.
+    let mut wa = wa;
+    let gone = wa.pop().unwrap();
+    let id = a
+        .online()
+        .into_iter()
+        .find(|w| w.heartbeat.address == gone.url)
+        .unwrap()
+        .heartbeat
+        .id;
+    gone.stop();
+    assert!(eventually(Duration::from_secs(15), || {
+        let detail: Value = get_json(&http, format!("{}/api/v1/clusters/life-a", console.url));
+        detail["lifecycle"]["stale_offline"] == json!([id])
+    }));
+    let removed: Vec<String> = http
+        .delete(format!(
+            "{}/api/v1/clusters/life-a/stale-workers",
+            console.url
+        ))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(removed, vec![id.clone()]);
+    assert!(
+        a.workers().iter().all(|w| w.heartbeat.id != id),
+        "removed from the member list"
+    );
+    let unknown = http
+        .delete(format!(
+            "{}/api/v1/clusters/nope/stale-workers",
+            console.url
+        ))
+        .send()
+        .unwrap();
+    assert_eq!(unknown.status(), StatusCode::NOT_FOUND);
+    let audit: Value = get_json(
+        &http,
+        format!(
+            "{}/api/v1/audit?action=cluster.remove_stale_workers&cluster=life-a",
+            console.url
+        ),
+    );
+    let entry = &audit["entries"][0];
+    assert_eq!(entry["targets"], json!(["life-a"]), "{audit:#}");
+    assert_eq!(entry["detail"]["workers"], json!([id]), "{audit:#}");
+}

@@ -8,6 +8,7 @@ use ringside_api::{
     ClusterDetail, WorkerState, WorkerView,
     cluster::format_labels,
     job::{JobState, JobView},
+    lifecycle::{LifecycleStatus, Phase},
     metrics::{ChartMetric, ChartRange},
 };
 use ringside_ring::{
@@ -18,7 +19,11 @@ use super::{
     Bar, Chart, DataTable, HealthBadge, RangePicker, fleet::ErrorNote, not_found::NotFound,
     refresh_ticker,
 };
-use crate::{error::UiError, format, server::get_cluster};
+use crate::{
+    error::UiError,
+    format,
+    server::{get_cluster, remove_stale_workers},
+};
 
 #[component]
 pub fn ClusterPage() -> impl IntoView {
@@ -67,6 +72,7 @@ fn ClusterDetails(detail: ClusterDetail, inputs: PreviewInputs) -> impl IntoView
         workers,
         ring,
         jobs,
+        lifecycle,
     } = detail;
     let (cluster, status) = (view.cluster, view.status);
     let rows: Vec<(&'static str, String)> = vec![
@@ -131,12 +137,104 @@ fn ClusterDetails(detail: ClusterDetail, inputs: PreviewInputs) -> impl IntoView
                 <Workers workers=workers.clone()/>
             </div>
         </div>
+        {lifecycle.map(|lifecycle| view! { <Lifecycle name=cluster.name.clone() lifecycle/> })}
         <div class="mt-6 grid grid-cols-1 gap-6 xl:grid-cols-3">
             <RingShares ring workers inputs/>
             <div class="xl:col-span-2">
                 <Jobs jobs/>
             </div>
         </div>
+    }
+}
+
+fn phase_class(phase: Phase) -> &'static str {
+    match phase {
+        Phase::Ready => "bg-emerald-50 text-emerald-800 ring-emerald-600/30",
+        Phase::Updating => "bg-sky-50 text-sky-800 ring-sky-600/30",
+        Phase::Degraded => "bg-amber-50 text-amber-800 ring-amber-600/30",
+    }
+}
+
+/// The lifecycle: phase, what was applied, the restart rolling, every
+/// process with its version, and stale OFFLINE entries with their cleanup.
+#[component]
+fn Lifecycle(name: String, lifecycle: LifecycleStatus) -> impl IntoView {
+    let LifecycleStatus {
+        phase,
+        reasons,
+        desired,
+        processes,
+        stale_offline,
+        restart,
+    } = lifecycle;
+    let cleanup = Action::new(|name: &String| remove_stale_workers(name.clone()));
+    let applied = desired.map(|d| {
+        format!(
+            "applied: version {}, {} workers, restarts {} at a time",
+            d.version, d.workers, d.max_unavailable
+        )
+    });
+    let restart = restart.map(|r| {
+        let text = match (&r.error, r.running()) {
+            (Some(error), _) => format!("{} stopped: {error}", r.reason),
+            (None, true) => format!(
+                "{}: {} of {} {}s, batch {} of {} ({})",
+                r.reason, r.restarted, r.total, r.component, r.batch, r.batches, r.driver
+            ),
+            (None, false) => format!("{} of {} {}s done", r.reason, r.total, r.component),
+        };
+        view! {
+            <div class="mb-3 text-xs text-slate-700" data-testid="restart-progress">
+                <Bar fraction=format::fraction(r.restarted.into(), r.total.into())/>
+                <span>{text}</span>
+            </div>
+        }
+    });
+    let stale = (!stale_offline.is_empty()).then(|| {
+        let count = stale_offline.len();
+        view! {
+            <div class="mt-3 flex flex-wrap items-center gap-3 rounded-md border border-amber-200 bg-amber-50 px-3 py-2 text-sm text-amber-900" data-testid="stale-workers">
+                <span>{format!("{count} stale OFFLINE entries in the ring (ring bloat): {}", stale_offline.join(", "))}</span>
+                <button
+                    class="rounded-md bg-amber-700 px-3 py-1 text-xs font-medium text-white hover:bg-amber-800"
+                    data-testid="remove-stale"
+                    on:click=move |_| { cleanup.dispatch(name.clone()); }
+                >"Remove stale entries"</button>
+                {move || cleanup.value().get().map(|outcome| match outcome {
+                    Ok(ids) => view! { <span data-testid="stale-removed">{format!("removed {}", ids.len())}</span> }.into_any(),
+                    Err(e) => view! { <ErrorNote error=e/> }.into_any(),
+                })}
+            </div>
+        }
+    });
+    view! {
+        <section class="mt-6 rounded-lg border border-slate-200 bg-white p-4 shadow-sm" data-testid="lifecycle">
+            <div class="mb-2 flex flex-wrap items-center gap-3">
+                <h2 class="text-lg font-semibold">"Lifecycle"</h2>
+                <span
+                    data-testid="lifecycle-phase"
+                    class=format!("inline-flex items-center rounded-md px-2 py-0.5 text-xs font-medium ring-1 ring-inset {}", phase_class(phase))
+                >{phase.as_str()}</span>
+                <span class="text-xs text-slate-500">{applied}</span>
+            </div>
+            {(!reasons.is_empty()).then(|| view! {
+                <ul class="mb-3 list-disc pl-6 text-xs text-slate-700">
+                    {reasons.into_iter().map(|r| view! { <li>{r}</li> }).collect_view()}
+                </ul>
+            })}
+            {restart}
+            <DataTable headers=&["Process", "Id", "Version", "State"] testid="process-table">
+                {processes.into_iter().map(|p| view! {
+                    <tr data-testid="process-row">
+                        <td class="px-3 py-1.5 text-xs">{p.component.as_str()}</td>
+                        <td class="px-3 py-1.5 font-mono text-xs" title=p.address>{p.id}</td>
+                        <td class="px-3 py-1.5 font-mono text-xs">{p.version}</td>
+                        <td class="px-3 py-1.5 text-xs">{p.state.as_str()}</td>
+                    </tr>
+                }).collect_view()}
+            </DataTable>
+            {stale}
+        </section>
     }
 }
 

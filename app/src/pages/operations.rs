@@ -9,6 +9,7 @@ use leptos_meta::Title;
 use leptos_router::hooks::{use_navigate, use_params_map};
 use ringside_api::{
     job::{JobOptions, JobType},
+    lifecycle::MaxUnavailable,
     operation::{
         Action as OpAction, NewOperation, OperationPreview, OperationState, OperationSummary,
         OperationView, Rollout, TargetState, TargetView, Targets,
@@ -36,6 +37,7 @@ struct Builder {
     job_type: RwSignal<String>,
     license_id: RwSignal<String>,
     properties: RwSignal<String>,
+    max_unavailable: RwSignal<String>,
     targets: RwSignal<String>,
     selector: RwSignal<String>,
     names: RwSignal<String>,
@@ -90,6 +92,7 @@ impl Builder {
             job_type: RwSignal::new("LOAD".into()),
             license_id: RwSignal::new(String::new()),
             properties: RwSignal::new(String::new()),
+            max_unavailable: RwSignal::new(String::new()),
             targets: RwSignal::new("selector".into()),
             selector: RwSignal::new(String::new()),
             names: RwSignal::new(String::new()),
@@ -124,6 +127,19 @@ impl Builder {
             },
             "push_properties" => OpAction::PushProperties {
                 properties: properties(&self.properties.get_untracked())?,
+            },
+            "rolling_restart" => OpAction::RollingRestart {
+                max_unavailable: match self.max_unavailable.get_untracked().trim() {
+                    "" => None,
+                    text => {
+                        Some(
+                            MaxUnavailable::parse(text).map_err(|message| UiError::Field {
+                                field: "action.max_unavailable".into(),
+                                message,
+                            })?,
+                        )
+                    }
+                },
             },
             _ => OpAction::Load {
                 path,
@@ -255,7 +271,11 @@ pub fn OperationsPage() -> impl IntoView {
                     ("stop_job", "Stop a job"),
                     ("apply_license", "Apply a license"),
                     ("push_properties", "Push properties (live)"),
+                    ("rolling_restart", "Rolling restart of the workers"),
                 ]/>
+                <Show when=move || action.get() == "rolling_restart">
+                    <Field label="Workers per batch (1 or 10%)" value=builder.max_unavailable testid="op-max-unavailable" placeholder="as applied, else 10%"/>
+                </Show>
                 <Show when=move || matches!(action.get().as_str(), "load" | "free" | "stop_job")>
                     <Field label="Path" value=builder.path testid="op-path" placeholder="/data"/>
                 </Show>

@@ -9,6 +9,7 @@ use reqwest::{Method, StatusCode};
 use ringside_api::{
     ErrorBody, PropertyPatch,
     job::{JobRequest, JobState, JobType, JobView},
+    lifecycle::{RestartProgress, RestartRequest},
     operation::{Action, Rollout},
 };
 use serde::Serialize;
@@ -28,6 +29,7 @@ pub enum Prepared {
     StopJob { job_type: JobType, path: String },
     ApplyLicense { id: String, license: String },
     PushProperties(PropertyPatch),
+    RollingRestart(RestartRequest),
 }
 
 impl Prepared {
@@ -51,6 +53,11 @@ impl Prepared {
             Action::PushProperties { properties } => Prepared::PushProperties(PropertyPatch {
                 properties: properties.clone(),
             }),
+            Action::RollingRestart { max_unavailable } => {
+                Prepared::RollingRestart(RestartRequest {
+                    max_unavailable: *max_unavailable,
+                })
+            }
             Action::ApplyLicense { license_id } => Prepared::ApplyLicense {
                 id: license_id.clone(),
                 license: license.ok_or_else(|| {
@@ -233,6 +240,29 @@ async fn once(
                         .collect::<Vec<_>>()
                         .join(", ")
                 )),
+                status => Err(classify(status, error_message(response).await)),
+            }
+        }
+        Prepared::RollingRestart(request) => {
+            let path = "/lifecycle/restart";
+            let response = send(remote, Method::POST, path, Some(request), key, timeout).await?;
+            match response.status() {
+                status if status.is_success() => {
+                    let progress: RestartProgress = body(remote, response).await?;
+                    Ok(format!(
+                        "rolling restart of {} workers started, {} batches",
+                        progress.total, progress.batches
+                    ))
+                }
+                // One already rolling: the cluster is where the operation wants it.
+                StatusCode::CONFLICT => {
+                    let error = error_message(response).await;
+                    if error.0 == "restart_running" {
+                        Ok(error.1)
+                    } else {
+                        Err(classify(StatusCode::CONFLICT, error))
+                    }
+                }
                 status => Err(classify(status, error_message(response).await)),
             }
         }
