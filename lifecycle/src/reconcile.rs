@@ -169,10 +169,12 @@ impl<'a> Cluster<'a> {
     pub async fn apply(&self) -> Result<Changes, LifecycleError> {
         let _lock = self.layout.lock(&self.spec.name)?;
         let mut state = self.layout.load()?;
-        let mut changes = Changes::default();
         let old_site = std::fs::read_to_string(self.layout.site_file()).ok();
         let site = self.site_text();
-        changes.site_file_changed = self.layout.write_site(&site)?;
+        let mut changes = Changes {
+            site_file_changed: self.layout.write_site(&site)?,
+            ..Changes::default()
+        };
 
         let coordinator_current = state
             .coordinator
@@ -247,8 +249,10 @@ impl<'a> Cluster<'a> {
     pub async fn restart(&self, component: Option<Component>) -> Result<Changes, LifecycleError> {
         let _lock = self.layout.lock(&self.spec.name)?;
         let mut state = self.layout.load()?;
-        let mut changes = Changes::default();
-        changes.site_file_changed = self.layout.write_site(&self.site_text())?;
+        let mut changes = Changes {
+            site_file_changed: self.layout.write_site(&self.site_text())?,
+            ..Changes::default()
+        };
         if component != Some(Component::Worker) {
             if let Some(old) = state.coordinator.take() {
                 self.stop("coordinator", &old).await?;
