@@ -72,6 +72,9 @@ pub struct Changes {
     pub restarted: Vec<String>,
     /// Dynamic properties pushed to the running coordinator.
     pub pushed: Vec<String>,
+    /// Dynamic properties the workers (and clients) read again from the
+    /// site file on their own.
+    pub reloaded: Vec<String>,
     /// Changed properties that apply only after a restart, with the
     /// component to restart.
     pub pending_restart: Vec<(String, Component)>,
@@ -84,6 +87,7 @@ impl Changes {
             && self.stopped.is_empty()
             && self.restarted.is_empty()
             && self.pushed.is_empty()
+            && self.reloaded.is_empty()
             && !self.site_file_changed
     }
 }
@@ -675,7 +679,8 @@ impl<'a> Cluster<'a> {
         self.send(reqwest::Method::PUT, "/lifecycle", &update).await
     }
 
-    /// Pushes changed dynamic properties live to the coordinator; says
+    /// Pushes the coordinator's changed dynamic properties to it live (the
+    /// workers reload theirs from the site file within seconds); says
     /// which others need a restart (unless the process just restarted).
     async fn push_dynamic(
         &self,
@@ -695,6 +700,10 @@ impl<'a> Cluster<'a> {
             // else is read at start, by whichever process reads it.
             if CoordinatorConfig::DYNAMIC_KEYS.contains(&change.key) {
                 live.insert(change.key.to_string(), Some(change.new.clone()));
+                continue;
+            }
+            if change.dynamic {
+                changes.reloaded.push(change.key.to_string());
                 continue;
             }
             let component = if change.key.starts_with("ringside.coordinator.")

@@ -692,8 +692,15 @@ impl Index {
         freed
     }
 
+    /// New watermarks, in bytes of payload.
+    pub fn set_watermarks(&mut self, (high, low): (u64, u64)) {
+        self.high = high;
+        self.low = low;
+    }
+
     /// Evicts down to the low watermark when the store is above the high one
-    /// (after opening with a smaller size than before).
+    /// (after opening with a smaller size than before, or lowering the
+    /// watermarks).
     pub fn shrink_to_watermark(&mut self, garbage: &mut Garbage) {
         if self.used_bytes() > self.high {
             while self.used_bytes() > self.low && self.evict_one(garbage).is_some() {}

@@ -223,6 +223,25 @@ impl PageStore {
         self.disk.dir()
     }
 
+    /// Changes the watermarks of the running store (they are dynamic
+    /// properties); a store now above the new high watermark evicts down
+    /// to the new low one at once. Refused, changing nothing, unless
+    /// 0 < low < high ≤ 1.
+    pub fn set_watermarks(&self, high: f64, low: f64) -> Result<(), PageStoreError> {
+        let mut options = self.options.clone();
+        options.high_watermark = high;
+        options.low_watermark = low;
+        options.validate()?;
+        let mut garbage = Garbage::default();
+        {
+            let mut index = self.lock_index();
+            index.set_watermarks(options.watermark_bytes());
+            index.shrink_to_watermark(&mut garbage);
+        }
+        self.collect_logged(garbage);
+        Ok(())
+    }
+
     fn lock_index(&self) -> MutexGuard<'_, Index> {
         // Index methods leave it consistent at every return, and none panic
         // by design; should one ever, the index is still the best there is.

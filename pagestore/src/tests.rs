@@ -656,6 +656,30 @@ fn smaller_capacity_on_reopen_evicts_to_the_low_watermark() {
 }
 
 #[test]
+fn lowered_watermarks_evict_at_once_and_bad_ones_change_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = FileKey::new("/f", "1", 8 * 50);
+    // 100 pages of 8 bytes; the default watermarks keep at most 90.
+    let store = PageStore::open(options(dir.path(), 8, 100)).unwrap();
+    for i in 0..50 {
+        put(&store, &key, i);
+    }
+    assert_eq!(store.stats().evictions_total, 0);
+    // High 0.4 (320 bytes) is passed: down to low 0.2 (160 bytes).
+    store.set_watermarks(0.4, 0.2).unwrap();
+    assert_eq!(store.stats().used_bytes, 8 * 20);
+    assert_eq!(files_under(&dir.path().join("pages")).len(), 20);
+    for (high, low) in [(0.5, 0.6), (1.5, 0.5), (f64::NAN, 0.1), (0.5, 0.0)] {
+        assert!(store.set_watermarks(high, low).is_err(), "{high} {low}");
+    }
+    // Still the 0.4 one: filling goes up to 40 pages, then evicts to 20.
+    for i in 20..45 {
+        put(&store, &key, i);
+    }
+    assert!(store.stats().used_bytes <= 8 * 40);
+}
+
+#[test]
 fn concurrent_readers_and_writers_agree() {
     let dir = tempfile::tempdir().unwrap();
     let mut opts = options(dir.path(), 64, 40);

@@ -521,9 +521,26 @@ fn the_guides_lifecycle_section_end_to_end() {
     assert!(lab.lifecycle().stale_offline.is_empty(), "no ring bloat");
     assert!(lab.cluster_ok("status", &[]).contains("0.1.0-next"));
 
-    // §2 Dynamically Updating Configuration: a dynamic property is pushed
-    // live; the others apply after `cluster restart`.
+    // §2 Dynamically Updating Configuration: dynamic properties apply live
+    // (the coordinator's pushed, the workers' reloaded from the site file);
+    // the others after `cluster restart`.
     let pids = lab.pids();
+    let evictions = |lab: &Lab| -> u64 {
+        lab.online()
+            .iter()
+            .map(|w| {
+                let status: WorkerStatus = lab
+                    .http
+                    .get(format!("{}/api/v1/status", w.heartbeat.address))
+                    .send()
+                    .unwrap()
+                    .json()
+                    .unwrap();
+                status.evictions_total
+            })
+            .sum()
+    };
+    assert_eq!(evictions(&lab), 0);
     lab.write_spec(
         NEXT,
         2,
@@ -531,12 +548,23 @@ fn the_guides_lifecycle_section_end_to_end() {
             "ringside.worker.offline.removal.timeout: 45m",
             "ringside.job.batch.size: 7",
             "ringside.worker.pagestore.evictor.type: FIFO",
+            "ringside.worker.pagestore.high.watermark: 0.02",
+            "ringside.worker.pagestore.low.watermark: 0.01",
         ],
     );
     let out = lab.cluster_ok("apply", &[]);
     assert!(
         out.contains("pushed live ringside.worker.offline.removal.timeout"),
         "{out}"
+    );
+    assert!(
+        out.contains("reloaded live by the workers ringside.worker.pagestore.high.watermark, ringside.worker.pagestore.low.watermark"),
+        "{out}"
+    );
+    // High 0.02 of 32 MiB is below what each worker holds: they evict.
+    assert!(
+        eventually(Duration::from_secs(10), || evictions(&lab) > 0),
+        "the workers applied the lowered watermarks"
     );
     assert!(
         out.contains("ringside.job.batch.size apply after a restart"),

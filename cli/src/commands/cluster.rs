@@ -113,6 +113,7 @@ fn summarize(name: &str, changes: &Changes, verb: &str) {
             ("stopped", &changes.stopped),
             ("restarted", &changes.restarted),
             ("pushed live", &changes.pushed),
+            ("reloaded live by the workers", &changes.reloaded),
         ] {
             if !list.is_empty() {
                 parts.push(format!("{label} {}", list.join(", ")));

@@ -18,7 +18,8 @@ use crate::client::Coordinator;
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Process(ProcessCommand::Start(daemon)) => {
-            process::start(daemon, site_config(&cli.global)?).await
+            let global = cli.global;
+            process::start(daemon, move || site_config(&global)).await
         }
         Command::Process(ProcessCommand::RemoveWorker { name }) => {
             let coordinator = coordinator(&cli.global)?;

@@ -4,13 +4,22 @@ use anyhow::Context;
 use ringside_api::http::shutdown_signal;
 use ringside_cluster::{
     coordinator::Coordinator,
-    worker::{Ending, Worker},
+    worker::{Ending, LiveSettings, Worker},
 };
 use ringside_config::SiteConfig;
 
 use crate::args::Daemon;
 
-pub async fn start(daemon: Daemon, site: SiteConfig) -> anyhow::Result<()> {
+/// How often a worker looks at its site file for changed dynamic properties.
+const RELOAD_INTERVAL: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Runs `daemon` with the configuration `load` reads; a worker calls
+/// `load` again every few seconds to reload its dynamic properties.
+pub async fn start(
+    daemon: Daemon,
+    load: impl Fn() -> anyhow::Result<SiteConfig> + Send + 'static,
+) -> anyhow::Result<()> {
+    let site = load()?;
     match daemon {
         Daemon::Coordinator => {
             let coordinator = Coordinator::bind(&site)
@@ -48,6 +57,7 @@ pub async fn start(daemon: Daemon, site: SiteConfig) -> anyhow::Result<()> {
             let worker = Worker::bind(&site.worker())
                 .await
                 .context("cannot start the worker")?;
+            tokio::spawn(reload_forever(site, load, worker.live()));
             match worker.serve(shutdown_signal()).await? {
                 Ending::Stopped => {
                     tracing::info!("worker stopped");
@@ -56,6 +66,56 @@ pub async fn start(daemon: Daemon, site: SiteConfig) -> anyhow::Result<()> {
                 Ending::Restart => restart_in_place(),
             }
         }
+    }
+}
+
+/// Reads the site file again every few seconds and applies what changed
+/// among the worker's dynamic properties live; a change to any other is
+/// logged once as waiting for a restart. On Kubernetes the mounted
+/// ConfigMap changes under the worker; with `ringside cluster apply`, the
+/// site file it writes.
+async fn reload_forever(
+    mut current: SiteConfig,
+    load: impl Fn() -> anyhow::Result<SiteConfig>,
+    live: LiveSettings,
+) {
+    let mut last_error = None;
+    loop {
+        tokio::time::sleep(RELOAD_INTERVAL).await;
+        let newer = match load() {
+            Ok(newer) => newer,
+            Err(error) => {
+                let text = format!("{error:#}");
+                if last_error.as_ref() != Some(&text) {
+                    tracing::warn!(error = %text, "the site file does not load; keeping the settings in use");
+                    last_error = Some(text);
+                }
+                continue;
+            }
+        };
+        last_error = None;
+        let changes = current.diff(&newer);
+        if changes.is_empty() {
+            continue;
+        }
+        let (dynamic, other): (Vec<_>, Vec<_>) = changes.iter().partition(|c| c.dynamic);
+        if !dynamic.is_empty() {
+            match live.apply(&newer.worker()) {
+                Ok(()) => {
+                    let keys: Vec<&str> = dynamic.iter().map(|c| c.key).collect();
+                    tracing::info!(properties = ?keys, "dynamic properties applied live");
+                }
+                Err(error) => {
+                    tracing::warn!(%error, "dynamic properties refused; keeping the settings in use");
+                    continue;
+                }
+            }
+        }
+        if !other.is_empty() {
+            let keys: Vec<&str> = other.iter().map(|c| c.key).collect();
+            tracing::warn!(properties = ?keys, "properties changed in the site file apply after a restart");
+        }
+        current = newer;
     }
 }
 

@@ -91,6 +91,8 @@ pub enum Ending {
 pub struct Worker {
     ctx: WorkerContext,
     config: WorkerConfig,
+    /// The heartbeat interval now: a dynamic property.
+    heartbeat: Arc<tokio::sync::watch::Sender<Duration>>,
     http: tokio::net::TcpListener,
     s3: tokio::net::TcpListener,
 }
@@ -159,9 +161,18 @@ impl Worker {
                 restart: Arc::default(),
             },
             config: config.clone(),
+            heartbeat: Arc::new(tokio::sync::watch::Sender::new(config.heartbeat_interval)),
             http,
             s3,
         })
+    }
+
+    /// A handle that changes the worker's dynamic settings while it runs.
+    pub fn live(&self) -> LiveSettings {
+        LiveSettings {
+            store: self.ctx.reader.store.clone(),
+            heartbeat: self.heartbeat.clone(),
+        }
     }
 
     pub fn id(&self) -> &str {
@@ -187,6 +198,7 @@ impl Worker {
         let mut heartbeat = tokio::spawn(heartbeat_loop(
             self.ctx.clone(),
             self.config.clone(),
+            self.heartbeat.subscribe(),
             address,
             s3_address,
         ));
@@ -228,6 +240,27 @@ impl Worker {
             .await
             .map(|_| Ending::Stopped)
             .map_err(WorkerError::Serve)
+    }
+}
+
+/// The worker's dynamic properties, changed while it runs: the page
+/// store's watermarks and the heartbeat interval.
+#[derive(Clone, Debug)]
+pub struct LiveSettings {
+    store: Arc<PageStore>,
+    heartbeat: Arc<tokio::sync::watch::Sender<Duration>>,
+}
+
+impl LiveSettings {
+    /// Applies the dynamic settings of `config`; the others are read at
+    /// start only. Refused, changing nothing, when the watermarks are not
+    /// 0 < low < high ≤ 1.
+    pub fn apply(&self, config: &WorkerConfig) -> Result<(), WorkerError> {
+        let ps = &config.page_store;
+        self.store
+            .set_watermarks(ps.high_watermark, ps.low_watermark)?;
+        self.heartbeat.send_replace(config.heartbeat_interval);
+        Ok(())
     }
 }
 
@@ -323,6 +356,7 @@ enum BeatError {
 async fn heartbeat_loop(
     ctx: WorkerContext,
     config: WorkerConfig,
+    mut interval: tokio::sync::watch::Receiver<Duration>,
     address: String,
     s3_address: String,
 ) -> String {
@@ -333,10 +367,16 @@ async fn heartbeat_loop(
             return std::future::pending().await;
         }
     };
-    let mut tick = tokio::time::interval(config.heartbeat_interval);
+    let mut tick = tokio::time::interval(*interval.borrow_and_update());
     let mut healthy = None;
     loop {
-        tick.tick().await;
+        tokio::select! {
+            _ = tick.tick() => {}
+            Ok(()) = interval.changed() => {
+                tick = tokio::time::interval(*interval.borrow_and_update());
+                continue;
+            }
+        }
         let stats = ctx.reader.store.stats();
         let beat = WorkerHeartbeat {
             id: ctx.id.clone(),
