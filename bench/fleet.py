@@ -27,7 +27,7 @@ import urllib.request
 
 from jobs import rss_mib  # bench/jobs.py, beside this script
 
-PATHS = ["/api/v1/info", "/api/v1/workers", "/api/v1/ring", "/api/v1/jobs", "/api/v1/license", "/metrics"]
+PATHS = ["/api/v1/info", "/api/v1/workers", "/api/v1/ring", "/api/v1/jobs", "/api/v1/license", "/api/v1/lifecycle", "/metrics"]
 
 
 def wait_http(url, timeout=60):

@@ -323,7 +323,9 @@ impl Drop for Lab {
         let workers = state["workers"].as_object().cloned().unwrap_or_default();
         for process in workers.values().chain([&state["coordinator"]]) {
             if let Some(pid) = process["pid"].as_u64() {
-                let _ = Command::new("kill").args(["-KILL", &pid.to_string()]).status();
+                let _ = Command::new("kill")
+                    .args(["-KILL", &pid.to_string()])
+                    .status();
             }
         }
     }
@@ -348,6 +350,36 @@ fn the_guides_lifecycle_section_end_to_end() {
     assert_eq!(lab.pids(), pids, "a second apply restarts nothing");
     let status = lab.cluster_ok("status", &[]);
     assert!(status.contains("lab\tReady"), "{status}");
+
+    // A worker killed behind the CLI's back: status says so, apply starts
+    // it again under the same identity.
+    let ids_before: Vec<String> = lab
+        .online()
+        .iter()
+        .map(|w| w.heartbeat.id.clone())
+        .collect();
+    Command::new("kill")
+        .args(["-KILL", &pids["worker-1"].to_string()])
+        .status()
+        .unwrap();
+    assert!(eventually(Duration::from_secs(5), || !lab
+        .pids()
+        .contains_key("worker-1")));
+    let status = lab.cluster_ok("status", &[]);
+    assert!(status.contains("worker-1 is not running"), "{status}");
+    let out = lab.cluster_ok("apply", &[]);
+    assert!(out.contains("started worker-1"), "{out}");
+    assert!(!out.contains("coordinator"), "only what is missing: {out}");
+    lab.wait_ready(2);
+    let mut ids_after: Vec<String> = lab
+        .online()
+        .iter()
+        .map(|w| w.heartbeat.id.clone())
+        .collect();
+    let mut ids_before = ids_before;
+    ids_before.sort();
+    ids_after.sort();
+    assert_eq!(ids_after, ids_before, "the same identity after a crash");
     let lifecycle = lab.lifecycle();
     assert_eq!(lifecycle.desired.as_ref().unwrap().workers, 2);
     assert_eq!(lifecycle.desired.as_ref().unwrap().version, OWN);
