@@ -24,6 +24,7 @@ test-rust:
 	cargo test --workspace --exclude ringside-frontend
 	cargo test -p ringside-tests --test jobs -- --ignored bandwidth_holds_over_ten_seconds
 	ring/scripts/wasm-determinism.sh
+	deploy/test.sh
 
 test-e2e:
 	cd end2end && npx playwright test

@@ -37,6 +37,7 @@ command -v promtool >/dev/null || missing+=(prometheus)
 command -v curl >/dev/null || missing+=(curl)
 command -v wrk >/dev/null || missing+=(wrk) # the console's page benchmark (bench/fleet.py)
 command -v protoc >/dev/null || missing+=(protobuf-compiler) # etcd-client compiles etcd's protos
+command -v kubectl >/dev/null || missing+=(kubernetes-client) # renders deploy/ (deploy/test.sh)
 if [ ${#missing[@]} -gt 0 ]; then
   step "installing Debian packages: ${missing[*]}"
   as_root apt-get update -qq
@@ -48,6 +49,12 @@ fi
 if ! python3 -c 'import moto.server, boto3' 2>/dev/null; then
   step "installing moto[server] and boto3 from PyPI"
   python3 -m pip install --quiet "moto[server]" boto3
+fi
+
+# Kubernetes API schemas and YAML for deploy/test.sh.
+if ! python3 -c 'import kubernetes_validate, yaml' 2>/dev/null; then
+  step "installing kubernetes-validate and PyYAML from PyPI"
+  python3 -m pip install --quiet "kubernetes-validate==1.37.0" pyyaml
 fi
 
 # npm ci only when the lockfile changed since the last install.
