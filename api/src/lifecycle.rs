@@ -178,6 +178,12 @@ impl DesiredState {
     }
 }
 
+/// Who rolls a restart: the coordinator itself (workers restart in place).
+pub const DRIVER_COORDINATOR: &str = "coordinator";
+/// Who rolls a restart: `ringside cluster apply|restart`, which starts the
+/// processes.
+pub const DRIVER_CLI: &str = "cluster apply";
+
 /// A restart rolling through a cluster's processes, batch by batch.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -204,6 +210,28 @@ pub struct RestartProgress {
 }
 
 impl RestartProgress {
+    /// A restart of `total` processes in `batches`, starting at `started_at`.
+    pub fn start(
+        component: Component,
+        reason: &str,
+        driver: &str,
+        (batches, total): (usize, usize),
+        started_at: DateTime<Utc>,
+    ) -> RestartProgress {
+        RestartProgress {
+            component,
+            reason: reason.to_string(),
+            driver: driver.to_string(),
+            batch: 0,
+            batches: u32::try_from(batches).unwrap_or(u32::MAX),
+            restarted: 0,
+            total: u32::try_from(total).unwrap_or(u32::MAX),
+            started_at,
+            finished_at: None,
+            error: None,
+        }
+    }
+
     pub fn running(&self) -> bool {
         self.finished_at.is_none()
     }
@@ -458,18 +486,15 @@ mod tests {
         assert_eq!(p, Phase::Updating);
         assert!(reasons[0].contains("worker b runs 1"), "{reasons:?}");
 
-        let mut restart = RestartProgress {
-            component: Component::Worker,
-            reason: "restart".into(),
-            driver: "coordinator".into(),
-            batch: 1,
-            batches: 2,
-            restarted: 1,
-            total: 2,
-            started_at: Utc::now(),
-            finished_at: None,
-            error: None,
-        };
+        let mut restart = RestartProgress::start(
+            Component::Worker,
+            "restart",
+            "coordinator",
+            (2, 2),
+            Utc::now(),
+        );
+        restart.batch = 1;
+        restart.restarted = 1;
         assert_eq!(
             phase(&down, Some(&desired("1", 2)), Some(&restart)).0,
             Phase::Updating

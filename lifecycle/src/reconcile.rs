@@ -14,7 +14,7 @@ use std::{
 use chrono::Utc;
 use ringside_api::{
     ClusterInfo, PropertyPatch, WorkerState, WorkerView,
-    lifecycle::{Component, LifecycleStatus, LifecycleUpdate, Phase, RestartProgress},
+    lifecycle::{Component, DRIVER_CLI, LifecycleStatus, LifecycleUpdate, Phase, RestartProgress},
 };
 use ringside_config::{CoordinatorConfig, SiteConfig, keys};
 use serde::Serialize;
@@ -598,18 +598,13 @@ impl<'a> Cluster<'a> {
         reason: &str,
     ) -> Result<Vec<String>, LifecycleError> {
         let batches = self.spec.max_unavailable.batches(ordinals);
-        let mut progress = RestartProgress {
-            component: Component::Worker,
-            reason: reason.to_string(),
-            driver: "cluster apply".into(),
-            batch: 0,
-            batches: batches.len() as u32,
-            restarted: 0,
-            total: ordinals.len() as u32,
-            started_at: Utc::now(),
-            finished_at: None,
-            error: None,
-        };
+        let mut progress = RestartProgress::start(
+            Component::Worker,
+            reason,
+            DRIVER_CLI,
+            (batches.len(), ordinals.len()),
+            Utc::now(),
+        );
         self.tell_coordinator(Some(&progress)).await?;
         let mut restarted = Vec::new();
         for batch in &batches {
@@ -751,23 +746,11 @@ impl<'a> Cluster<'a> {
     }
 
     async fn get<T: serde::de::DeserializeOwned>(&self, path: &str) -> Result<T, LifecycleError> {
-        let url = format!(
-            "{}{}{path}",
-            self.spec.coordinator_url(),
-            ringside_api::API_PREFIX
-        );
-        let response = self
-            .http
-            .get(&url)
-            .send()
+        self.call(reqwest::Method::GET, path, None::<&()>)
+            .await?
+            .json()
             .await
-            .map_err(|e| self.coordinator_error(ringside_api::error::root_cause(&e)))?;
-        if !response.status().is_success() {
-            return Err(
-                self.coordinator_error(format!("GET {path} answered {}", response.status()))
-            );
-        }
-        response.json().await.map_err(|e| self.coordinator_error(e))
+            .map_err(|e| self.coordinator_error(e))
     }
 
     async fn send<B: Serialize>(
@@ -776,20 +759,32 @@ impl<'a> Cluster<'a> {
         path: &str,
         body: &B,
     ) -> Result<(), LifecycleError> {
+        self.call(method, path, Some(body)).await.map(drop)
+    }
+
+    /// `method path` on the coordinator; an answer other than 2xx is an
+    /// error with the coordinator's message.
+    async fn call<B: Serialize>(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<&B>,
+    ) -> Result<reqwest::Response, LifecycleError> {
         let url = format!(
             "{}{}{path}",
             self.spec.coordinator_url(),
             ringside_api::API_PREFIX
         );
-        let response = self
-            .http
-            .request(method.clone(), &url)
-            .json(body)
+        let mut request = self.http.request(method.clone(), &url);
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        let response = request
             .send()
             .await
             .map_err(|e| self.coordinator_error(ringside_api::error::root_cause(&e)))?;
         if response.status().is_success() {
-            return Ok(());
+            return Ok(response);
         }
         let status = response.status();
         let message = response

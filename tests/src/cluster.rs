@@ -104,6 +104,16 @@ impl Cluster {
             .unwrap()
     }
 
+    /// The member id of the worker `daemon` runs (it must be ONLINE).
+    pub fn member_id(&self, daemon: &Daemon) -> String {
+        self.online()
+            .into_iter()
+            .find(|w| w.heartbeat.address == daemon.url)
+            .unwrap_or_else(|| panic!("{} is not an ONLINE member", daemon.name))
+            .heartbeat
+            .id
+    }
+
     pub fn online(&self) -> Vec<WorkerView> {
         self.workers()
             .into_iter()

@@ -35,6 +35,18 @@ pub fn bin(name: &str) -> PathBuf {
     path
 }
 
+/// The stdout of a command that must have succeeded; `what` names it in
+/// the failure, which shows both of its outputs.
+pub fn stdout_of(out: std::process::Output, what: &str) -> String {
+    assert!(
+        out.status.success(),
+        "{what} failed:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
 /// A port nothing listens on right now.
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")

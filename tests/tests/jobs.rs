@@ -34,14 +34,7 @@ fn start(name: &str, overrides: &[&str]) -> (Cluster, Vec<Daemon>) {
 
 /// Runs `ringside ARGS`, asserting it succeeds; returns stdout.
 fn ok(cluster: &Cluster, args: &[&str]) -> String {
-    let out = cluster.cli(args);
-    assert!(
-        out.status.success(),
-        "ringside {args:?} failed: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
+    ringside_tests::stdout_of(cluster.cli(args), &format!("ringside {args:?}"))
 }
 
 /// Runs `ringside ARGS`, asserting it fails; returns stderr.
@@ -558,13 +551,7 @@ fn the_guides_scaling_procedure_and_a_worker_added_mid_load() {
 
     // Scale down: stop a worker, then remove it from the member list.
     let gone = workers.pop().unwrap();
-    let id = cluster
-        .online()
-        .into_iter()
-        .find(|w| w.heartbeat.address == gone.url)
-        .unwrap()
-        .heartbeat
-        .id;
+    let id = cluster.member_id(&gone);
     gone.stop();
     ok(&cluster, &["process", "remove-worker", "--name", &id]);
     assert!(!ok(&cluster, &["info", "nodes"]).contains(&id));

@@ -25,7 +25,7 @@ use ringside_api::{
     lifecycle::{LifecycleStatus, Phase},
     worker::WorkerStatus,
 };
-use ringside_tests::{bin, bin_dir, eventually};
+use ringside_tests::{Etcd, bin, bin_dir, eventually, stdout_of};
 
 /// The release the upgrade goes to, built by `scripts/build-release.sh`.
 const NEXT: &str = "0.1.0-next";
@@ -39,15 +39,25 @@ struct Lab {
     ufs: PathBuf,
     coordinator_port: u16,
     worker_port: u16,
+    /// etcd endpoints for ETCD membership; the coordinator's own otherwise.
+    etcd: Option<String>,
     http: Client,
 }
 
 /// A run of `2 * workers` free ports starting at an even offset, below the
 /// ephemeral range so the kernel hands none of them out meanwhile.
 fn free_port_run(count: u16) -> u16 {
-    let seed = std::process::id() as u16;
-    for attempt in 0..500u16 {
-        let base = 12_000 + (seed.wrapping_mul(37).wrapping_add(attempt * 97) % 9_000) * 2;
+    // Tests of this file run at once in one process: each takes its own
+    // offset, and the clock spreads processes apart.
+    static NEXT: std::sync::atomic::AtomicU16 = std::sync::atomic::AtomicU16::new(0);
+    let clock = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
+    let seed = (clock % 4_000) as u16;
+    for _ in 0..500 {
+        let slot = NEXT.fetch_add(1, Ordering::Relaxed);
+        let base = 12_000 + ((seed + slot * 97) % 4_000) * 4;
         let free = (base..base + count).all(|p| TcpListener::bind(("127.0.0.1", p)).is_ok());
         if free {
             return base;
@@ -92,6 +102,7 @@ impl Lab {
             ufs,
             coordinator_port: ports + 10,
             worker_port: ports,
+            etcd: None,
             http: Client::builder()
                 .timeout(Duration::from_secs(10))
                 .build()
@@ -109,8 +120,13 @@ impl Lab {
         for p in properties {
             props.push_str(&format!("    {p}\n"));
         }
+        let etcd = self
+            .etcd
+            .as_ref()
+            .map(|url| format!("  etcd:\n    endpoints: [{url}]\n"))
+            .unwrap_or_default();
         let text = format!(
-            "apiVersion: ringside.io/v1\nkind: RingsideCluster\nmetadata:\n  name: lab\nspec:\n  version: {version}\n  releases: releases\n  properties:\n{props}  coordinator:\n    port: {}\n  worker:\n    count: {workers}\n    port: {}\n    pagestore:\n      size: 32MiB\n      reservedSize: 4MiB\n    rollingUpdate:\n      maxUnavailable: 1\n",
+            "apiVersion: ringside.io/v1\nkind: RingsideCluster\nmetadata:\n  name: lab\nspec:\n  version: {version}\n  releases: releases\n  properties:\n{props}  coordinator:\n    port: {}\n  worker:\n    count: {workers}\n    port: {}\n    pagestore:\n      size: 32MiB\n      reservedSize: 4MiB\n    rollingUpdate:\n      maxUnavailable: 1\n{etcd}",
             self.coordinator_port, self.worker_port
         );
         std::fs::write(&self.spec, text).unwrap();
@@ -132,14 +148,7 @@ impl Lab {
 
     /// `ringside ARGS`, which must succeed; its stdout.
     fn ok(&self, args: &[&str]) -> String {
-        let out = self.ringside(args);
-        assert!(
-            out.status.success(),
-            "ringside {args:?} failed:\n{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
+        stdout_of(self.ringside(args), &format!("ringside {args:?}"))
     }
 
     /// `ringside cluster COMMAND -f spec --state-dir … ARGS`.
@@ -152,14 +161,27 @@ impl Lab {
     }
 
     fn cluster_ok(&self, command: &str, extra: &[&str]) -> String {
-        let out = self.cluster(command, extra);
-        assert!(
-            out.status.success(),
-            "cluster {command} failed:\n{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
+        stdout_of(self.cluster(command, extra), &format!("cluster {command}"))
+    }
+
+    /// Each ONLINE worker's own account of itself, by id.
+    fn statuses(&self) -> Vec<(String, WorkerStatus)> {
+        let mut statuses: Vec<_> = self
+            .online()
+            .iter()
+            .map(|w| {
+                let status: WorkerStatus = self
+                    .http
+                    .get(format!("{}/api/v1/status", w.heartbeat.address))
+                    .send()
+                    .unwrap()
+                    .json()
+                    .unwrap();
+                (w.heartbeat.id.clone(), status)
+            })
+            .collect();
+        statuses.sort_by(|a, b| a.0.cmp(&b.0));
+        statuses
     }
 
     fn url(&self) -> String {
@@ -567,21 +589,8 @@ fn the_guides_lifecycle_section_end_to_end() {
     // (the coordinator's pushed, the workers' reloaded from the site file);
     // the others after `cluster restart`.
     let pids = lab.pids();
-    let evictions = |lab: &Lab| -> u64 {
-        lab.online()
-            .iter()
-            .map(|w| {
-                let status: WorkerStatus = lab
-                    .http
-                    .get(format!("{}/api/v1/status", w.heartbeat.address))
-                    .send()
-                    .unwrap()
-                    .json()
-                    .unwrap();
-                status.evictions_total
-            })
-            .sum()
-    };
+    let evictions =
+        |lab: &Lab| -> u64 { lab.statuses().iter().map(|(_, s)| s.evictions_total).sum() };
     assert_eq!(evictions(&lab), 0);
     lab.write_spec(
         NEXT,
@@ -742,20 +751,66 @@ fn the_guides_lifecycle_section_end_to_end() {
 
 /// (id, started_at) of each ONLINE worker, by id.
 fn worker_starts(lab: &Lab) -> Vec<(String, chrono::DateTime<chrono::Utc>)> {
-    let mut starts: Vec<_> = lab
-        .online()
-        .iter()
-        .map(|w| {
-            let status: WorkerStatus = lab
-                .http
-                .get(format!("{}/api/v1/status", w.heartbeat.address))
-                .send()
-                .unwrap()
-                .json()
-                .unwrap();
-            (w.heartbeat.id.clone(), status.started_at.unwrap())
+    lab.statuses()
+        .into_iter()
+        .map(|(id, s)| (id, s.started_at.unwrap()))
+        .collect()
+}
+
+/// The spec's optional etcd: the processes use ETCD membership against a
+/// real etcd, and scaling and a rolling restart work the same.
+#[test]
+fn a_cluster_with_etcd_membership() {
+    let mut lab = Lab::new();
+    let etcd = Etcd::start(lab.dir.path());
+    lab.etcd = Some(etcd.url.clone());
+    lab.write_spec(OWN, 1, &[]);
+    lab.cluster_ok("apply", &[]);
+    lab.wait_ready(1);
+    let site =
+        std::fs::read_to_string(lab.state.join("lab/conf/ringside-site.properties")).unwrap();
+    assert!(
+        site.contains("ringside.worker.membership.manager.type=ETCD"),
+        "{site}"
+    );
+    assert!(
+        site.contains(&format!("ringside.etcd.endpoints={}", etcd.url)),
+        "{site}"
+    );
+    lab.write_spec(OWN, 2, &[]);
+    let out = lab.cluster_ok("apply", &[]);
+    assert!(out.contains("started worker-1"), "{out}");
+    lab.wait_ready(2);
+    let out = lab.cluster_ok("restart", &["--component", "worker"]);
+    assert!(out.contains("restarted worker-0, worker-1"), "{out}");
+    lab.wait_ready(2);
+    // The members really are in etcd: its JSON gateway lists every key.
+    use base64::Engine;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let range: serde_json::Value = lab
+        .http
+        .post(format!("{}/v3/kv/range", etcd.url))
+        .json(&serde_json::json!({"key": b64.encode([0u8]), "range_end": b64.encode([0u8]), "keys_only": true}))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let keys: Vec<String> = range["kvs"]
+        .as_array()
+        .map(|kvs| {
+            kvs.iter()
+                .map(|kv| {
+                    String::from_utf8(b64.decode(kv["key"].as_str().unwrap()).unwrap()).unwrap()
+                })
+                .collect()
         })
-        .collect();
-    starts.sort();
-    starts
+        .unwrap_or_default();
+    for worker in lab.online() {
+        assert!(
+            keys.iter().any(|k| k.contains(&worker.heartbeat.id)),
+            "{} not in etcd: {keys:?}",
+            worker.heartbeat.id
+        );
+    }
+    lab.cluster_ok("delete", &["--remove-data"]);
 }

@@ -20,6 +20,19 @@ fn register(client: &Client, console: &str, name: &str, url: &str, labels: Value
     assert_eq!(response.status(), StatusCode::CREATED, "{name}");
 }
 
+/// Registers each of `clusters` under its own name with `labels`.
+fn register_all(client: &Client, console: &str, clusters: &[&Cluster], labels: Value) {
+    for cluster in clusters {
+        register(
+            client,
+            console,
+            &cluster.name,
+            &cluster.coordinator.url,
+            labels.clone(),
+        );
+    }
+}
+
 fn start(client: &Client, console: &str, request: Value) -> OperationView {
     let response = client
         .post(format!("{console}/api/v1/operations"))
@@ -78,15 +91,7 @@ fn bulk_load_with_a_cluster_down_then_retry_finishes_it() {
     c.coordinator.kill();
     let console = start_console(dir.path(), "10s", None);
     let http = Client::new();
-    for cluster in [&a, &b, &c] {
-        register(
-            &http,
-            &console.url,
-            &cluster.name,
-            &cluster.coordinator.url,
-            json!({"env": "test"}),
-        );
-    }
+    register_all(&http, &console.url, &[&a, &b, &c], json!({"env": "test"}));
     register(
         &http,
         &console.url,
@@ -481,15 +486,7 @@ fn a_deployment_license_uploaded_once_is_applied_to_the_clusters_it_names() {
     let (b, _wb) = Cluster::start_with("lic-b", &["b1"], &trust, data);
     let console = start_console(dir.path(), "1s", None);
     let http = Client::new();
-    for cluster in [&a, &b] {
-        register(
-            &http,
-            &console.url,
-            &cluster.name,
-            &cluster.coordinator.url,
-            json!({}),
-        );
-    }
+    register_all(&http, &console.url, &[&a, &b], json!({}));
     let issue = |id: &str, key: &str, days: &str| {
         let out = dir.path().join(format!("{id}.license"));
         cli(&[
@@ -750,15 +747,7 @@ fn a_rolling_restart_fans_out_and_stale_workers_are_cleaned_up() {
     let (b, _wb) = Cluster::start_with("life-b", &["b1"], &[], data);
     let console = start_console(dir.path(), "200ms", None);
     let http = Client::new();
-    for cluster in [&a, &b] {
-        register(
-            &http,
-            &console.url,
-            &cluster.name,
-            &cluster.coordinator.url,
-            json!({"env": "life"}),
-        );
-    }
+    register_all(&http, &console.url, &[&a, &b], json!({"env": "life"}));
     let starts = |cluster: &Cluster| -> Vec<String> {
         let mut starts: Vec<String> = cluster
             .online()
@@ -834,13 +823,7 @@ fn a_rolling_restart_fans_out_and_stale_workers_are_cleaned_up() {
     // A worker gone for good leaves an OFFLINE entry; the console removes it.
     let mut wa = wa;
     let gone = wa.pop().unwrap();
-    let id = a
-        .online()
-        .into_iter()
-        .find(|w| w.heartbeat.address == gone.url)
-        .unwrap()
-        .heartbeat
-        .id;
+    let id = a.member_id(&gone);
     gone.stop();
     assert!(eventually(Duration::from_secs(15), || {
         let detail: Value = get_json(&http, format!("{}/api/v1/clusters/life-a", console.url));

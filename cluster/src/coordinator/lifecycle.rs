@@ -15,8 +15,8 @@ use chrono::{DateTime, Utc};
 use ringside_api::{
     WorkerState, WorkerView,
     lifecycle::{
-        Component, DesiredState, LifecycleStatus, LifecycleUpdate, ProcessView, RestartProgress,
-        RestartRequest,
+        Component, DRIVER_COORDINATOR, DesiredState, LifecycleStatus, LifecycleUpdate, ProcessView,
+        RestartProgress, RestartRequest,
     },
     worker::WorkerStatus,
 };
@@ -29,6 +29,10 @@ use crate::membership::{Membership, MembershipError};
 const FORMAT_VERSION: i64 = 1;
 /// How long one batch of workers may take to come back.
 const BATCH_TIMEOUT: Duration = Duration::from_secs(120);
+/// A rollout driven from outside (the CLI) that reports nothing for this
+/// long was interrupted: its driver is gone (a batch reports within about
+/// 90 s: a stop grace and a readiness wait).
+const SILENT_ROLLOUT: Duration = Duration::from_secs(300);
 
 #[derive(Debug, thiserror::Error)]
 pub enum LifecycleError {
@@ -79,7 +83,7 @@ impl LifecycleService {
             lock: Arc::default(),
         };
         let (desired, restart) = service.load().await?;
-        if let Some(mut r) = restart.filter(|r| r.running() && r.driver == "coordinator") {
+        if let Some(mut r) = restart.filter(|r| r.running() && r.driver == DRIVER_COORDINATOR) {
             r.finished_at = Some(Utc::now());
             r.error = Some("the coordinator restarted while rolling it".into());
             service.store(desired.as_ref(), Some(&r)).await?;
@@ -108,7 +112,7 @@ impl LifecycleService {
             let _guard = self.lock.lock().await;
             let (_, current) = self.load().await?;
             match (&current, &update.restart) {
-                (Some(c), _) if c.running() && c.driver == "coordinator" => {
+                (Some(c), _) if c.running() && c.driver == DRIVER_COORDINATOR => {
                     return Err(LifecycleError::Busy(Box::new(c.clone())));
                 }
                 _ => {}
@@ -145,18 +149,13 @@ impl LifecycleService {
             .or(desired.as_ref().map(|d| d.max_unavailable))
             .unwrap_or_default();
         let batches = max.batches(&workers);
-        let progress = RestartProgress {
-            component: Component::Worker,
-            reason: "restart".into(),
-            driver: "coordinator".into(),
-            batch: 0,
-            batches: batches.len() as u32,
-            restarted: 0,
-            total: workers.len() as u32,
-            started_at: Utc::now(),
-            finished_at: None,
-            error: None,
-        };
+        let progress = RestartProgress::start(
+            Component::Worker,
+            "restart",
+            DRIVER_COORDINATOR,
+            (batches.len(), workers.len()),
+            Utc::now(),
+        );
         self.store(desired.as_ref(), Some(&progress)).await?;
         tracing::info!(
             workers = workers.len(),
@@ -301,11 +300,15 @@ impl LifecycleService {
             .map(|t| serde_json::from_str(&t))
             .transpose()
             .map_err(|e| LifecycleError::Corrupt(format!("desired state: {e}")))?;
-        let restart = parse("restart")?
+        let restart: Option<RestartProgress> = parse("restart")?
             .map(|t| serde_json::from_str(&t))
             .transpose()
             .map_err(|e| LifecycleError::Corrupt(format!("restart: {e}")))?;
-        Ok((desired, restart))
+        let updated_at = crate::metastore::from_millis(row.try_get("updated_at")?);
+        Ok((
+            desired,
+            restart.map(|r| interrupted(r, updated_at, Utc::now())),
+        ))
     }
 
     async fn store(
@@ -325,5 +328,48 @@ impl LifecycleService {
         .execute(&self.pool)
         .await?;
         Ok(())
+    }
+}
+
+/// `restart` as it stands at `now`, last reported at `reported`: one its
+/// outside driver stopped reporting on is over, cut short.
+fn interrupted(
+    mut restart: RestartProgress,
+    reported: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> RestartProgress {
+    let silent = (now - reported).to_std().unwrap_or_default();
+    if restart.running() && restart.driver != DRIVER_COORDINATOR && silent > SILENT_ROLLOUT {
+        restart.finished_at = Some(reported);
+        restart.error = Some(format!(
+            "{} reported nothing for {} s after batch {} of {}: interrupted",
+            restart.driver,
+            silent.as_secs(),
+            restart.batch,
+            restart.batches
+        ));
+    }
+    restart
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ringside_api::lifecycle::DRIVER_CLI;
+
+    #[test]
+    fn a_silent_outside_rollout_is_over() {
+        let start = Utc::now();
+        let progress = |driver| {
+            RestartProgress::start(Component::Worker, "upgrade to 2", driver, (3, 3), start)
+        };
+        let later = start + chrono::Duration::seconds(301);
+        let soon = start + chrono::Duration::seconds(60);
+        let cut = interrupted(progress(DRIVER_CLI), start, later);
+        assert!(!cut.running());
+        assert!(cut.error.unwrap().contains("interrupted"));
+        assert!(interrupted(progress(DRIVER_CLI), start, soon).running());
+        // The coordinator's own are ended when it starts, not by silence.
+        assert!(interrupted(progress(DRIVER_COORDINATOR), start, later).running());
     }
 }

@@ -118,14 +118,6 @@ impl Worker {
         let store = tokio::task::spawn_blocking(move || PageStore::open(options))
             .await
             .map_err(|e| WorkerError::Serve(std::io::Error::other(e)))??;
-        let stats = store.stats();
-        tracing::info!(
-            dir = %ps.dir.display(),
-            size = ps.size,
-            evictor = ?ps.evictor,
-            pages = stats.pages,
-            "page store open"
-        );
         let store = Arc::new(store);
         let metrics = WorkerMetrics::new();
         let cache = WriteBehind::start(
