@@ -561,6 +561,7 @@ fn the_guides_lifecycle_section_end_to_end() {
         failures.is_empty(),
         "failed or wrong reads during the upgrade: {failures:#?}"
     );
+    eprintln!("{reads} reads during the rolling upgrade, all right");
     assert!(
         reads >= 10,
         "the reader read during the upgrade ({reads} reads)"

@@ -282,10 +282,11 @@ impl LifecycleService {
     async fn load(
         &self,
     ) -> Result<(Option<DesiredState>, Option<RestartProgress>), LifecycleError> {
-        let row =
-            sqlx::query("SELECT format_version, desired, restart FROM lifecycle WHERE id = 1")
-                .fetch_optional(&self.pool)
-                .await?;
+        let row = sqlx::query(
+            "SELECT format_version, desired, restart, updated_at FROM lifecycle WHERE id = 1",
+        )
+        .fetch_optional(&self.pool)
+        .await?;
         let Some(row) = row else {
             return Ok((None, None));
         };
