@@ -64,6 +64,7 @@ test("the cluster page's lifecycle, a rolling restart fanned out to two clusters
   await page.goto(`${console_.url}/clusters/life-a`);
   await expect(page.getByTestId("stale-workers")).toContainText("1 stale OFFLINE entries", { timeout: 20_000 });
   await page.screenshot({ path: testInfo.outputPath("lifecycle.png"), fullPage: true });
+  await page.getByTestId("lifecycle").screenshot({ path: testInfo.outputPath("lifecycle-section.png") });
   await page.getByTestId("remove-stale").click();
   await expect(page.getByTestId("stale-removed")).toHaveText("removed 1");
   const members = await (await fetch(`${a.url}/api/v1/workers`)).json();
