@@ -151,7 +151,7 @@ impl License {
             _ => {}
         }
         for (i, name) in self.clusters.iter().enumerate() {
-            if !is_cluster_name(name) {
+            if ringside_api::cluster::validate_name(name).is_err() {
                 return invalid(format!(
                     "cluster name {name:?} is not a valid ringside.cluster.name: expected 1 to 63 of a-z, 0-9 and -, starting and ending with a letter or digit"
                 ));
@@ -204,18 +204,6 @@ impl License {
 
 fn is_text(text: &str) -> bool {
     text.chars().count() <= MAX_TEXT_LEN && !text.chars().any(char::is_control)
-}
-
-/// The rule of `ringside.cluster.name` (a DNS label).
-pub(crate) fn is_cluster_name(name: &str) -> bool {
-    let bytes = name.as_bytes();
-    !bytes.is_empty()
-        && bytes.len() <= 63
-        && bytes
-            .iter()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'-')
-        && bytes[0] != b'-'
-        && bytes[bytes.len() - 1] != b'-'
 }
 
 impl License {

@@ -28,7 +28,10 @@ use std::{
     path::{Path, PathBuf},
 };
 
-use ringside_api::lifecycle::{DesiredState, MaxUnavailable};
+use ringside_api::{
+    cluster::validate_name,
+    lifecycle::{DesiredState, MaxUnavailable},
+};
 use ringside_config::{SiteConfig, keys, units::parse_size};
 use serde::Deserialize;
 
@@ -230,14 +233,9 @@ impl Spec {
             return Err(error("kind", format!("{:?}: expected {KIND}", doc.kind)));
         }
         let name = doc.metadata.name;
-        if !is_dns_label(&name) {
-            return Err(error(
-                "metadata.name",
-                format!(
-                    "{name:?}: expected 1 to 63 lowercase letters, digits and '-', starting and ending with a letter or digit"
-                ),
-            ));
-        }
+        // The console's rule for cluster names, so every applied cluster
+        // can be registered there under its own name.
+        validate_name(&name).map_err(|e| error("metadata.name", e.message))?;
         let raw = doc.spec;
         let version = raw.version.trim().to_string();
         if version.is_empty()
@@ -447,17 +445,6 @@ fn scalar(value: &serde_norway::Value) -> Option<String> {
     }
 }
 
-fn is_dns_label(name: &str) -> bool {
-    let bytes = name.as_bytes();
-    !bytes.is_empty()
-        && bytes.len() <= 63
-        && bytes
-            .iter()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'-')
-        && bytes[0] != b'-'
-        && bytes[bytes.len() - 1] != b'-'
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -512,11 +499,14 @@ spec:
 
     #[test]
     fn bad_specs_name_the_field_and_the_reason() {
+        let long_name = format!("name: {}", "a".repeat(64));
         let cases: &[(&str, &str, &str)] = &[
             ("count: 3", "count: -1", "spec.worker.count"),
             ("count: 3", "count: 100000", "spec.worker.count"),
             ("count: 3", "cont: 3", "spec.worker"),
             ("name: demo", "name: Demo_1", "metadata.name"),
+            ("name: demo", "name: demo-", "metadata.name"),
+            ("name: demo", &long_name, "metadata.name"),
             ("version: 0.1.0", "version: \"a b\"", "spec.version"),
             ("kind: RingsideCluster", "kind: AlluxioCluster", "kind"),
             ("size: 64MiB", "size: lots", "spec.worker.pagestore.size"),
@@ -571,15 +561,5 @@ spec:
         assert!(reason.contains("workers' ports"), "{reason}");
         let (field, _) = field_of("spec: [");
         assert!(!field.is_empty());
-    }
-
-    #[test]
-    fn dns_labels() {
-        for good in ["a", "demo", "prod-eu-1", "0x"] {
-            assert!(is_dns_label(good), "{good}");
-        }
-        for bad in ["", "-a", "a-", "A", "a_b", "a.b", &"a".repeat(64)] {
-            assert!(!is_dns_label(bad), "{bad}");
-        }
     }
 }

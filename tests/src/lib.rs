@@ -111,6 +111,12 @@ impl Daemon {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
+    /// Whether the process this daemon started still runs (a daemon that
+    /// restarts in place keeps its process).
+    pub fn is_running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+
     /// Stops the process with SIGTERM and waits for it to exit.
     pub fn stop(mut self) -> ExitStatus {
         self.terminate()

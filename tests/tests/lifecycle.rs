@@ -204,6 +204,13 @@ impl Lab {
             .collect()
     }
 
+    /// The ids of the ONLINE workers, sorted.
+    fn online_ids(&self) -> Vec<String> {
+        let mut ids: Vec<String> = self.online().into_iter().map(|w| w.heartbeat.id).collect();
+        ids.sort();
+        ids
+    }
+
     fn lifecycle(&self) -> LifecycleStatus {
         self.get("/lifecycle")
     }
@@ -375,11 +382,7 @@ fn the_guides_lifecycle_section_end_to_end() {
 
     // A worker killed behind the CLI's back: status says so, apply starts
     // it again under the same identity.
-    let ids_before: Vec<String> = lab
-        .online()
-        .iter()
-        .map(|w| w.heartbeat.id.clone())
-        .collect();
+    let ids_before = lab.online_ids();
     Command::new("kill")
         .args(["-KILL", &pids["worker-1"].to_string()])
         .status()
@@ -393,14 +396,7 @@ fn the_guides_lifecycle_section_end_to_end() {
     assert!(out.contains("started worker-1"), "{out}");
     assert!(!out.contains("coordinator"), "only what is missing: {out}");
     lab.wait_ready(2);
-    let mut ids_after: Vec<String> = lab
-        .online()
-        .iter()
-        .map(|w| w.heartbeat.id.clone())
-        .collect();
-    let mut ids_before = ids_before;
-    ids_before.sort();
-    ids_after.sort();
+    let ids_after = lab.online_ids();
     assert_eq!(ids_after, ids_before, "the same identity after a crash");
     let lifecycle = lab.lifecycle();
     assert_eq!(lifecycle.desired.as_ref().unwrap().workers, 2);
@@ -515,11 +511,7 @@ fn the_guides_lifecycle_section_end_to_end() {
             .contains(&new_worker.heartbeat.id)
     );
     lab.wait_ready(2);
-    let ids: Vec<String> = lab
-        .online()
-        .iter()
-        .map(|w| w.heartbeat.id.clone())
-        .collect();
+    let before = lab.online_ids();
 
     // §2 Upgrading: the version to NEXT with maxUnavailable 1, the
     // coordinator first, while a reader checks every read (fallback on).
@@ -571,14 +563,7 @@ fn the_guides_lifecycle_section_end_to_end() {
     let info: ClusterInfo = lab.get("/info");
     assert_eq!(info.version, NEXT);
     assert!(lab.online().iter().all(|w| w.heartbeat.version == NEXT));
-    let mut after: Vec<String> = lab
-        .online()
-        .iter()
-        .map(|w| w.heartbeat.id.clone())
-        .collect();
-    let mut before = ids.clone();
-    after.sort();
-    before.sort();
+    let after = lab.online_ids();
     assert_eq!(
         after, before,
         "workers keep their identity through the upgrade"
@@ -704,12 +689,7 @@ fn the_guides_lifecycle_section_end_to_end() {
     assert!(lab.pids().is_empty());
     lab.cluster_ok("apply", &[]);
     lab.wait_ready(2);
-    let mut back: Vec<String> = lab
-        .online()
-        .iter()
-        .map(|w| w.heartbeat.id.clone())
-        .collect();
-    back.sort();
+    let back = lab.online_ids();
     assert_eq!(back, before, "the same identities after delete and apply");
     assert!(eventually(Duration::from_secs(5), || lab
         .online()
