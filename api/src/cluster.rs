@@ -342,6 +342,12 @@ fn validate_certificate(pem: &str) -> Result<Option<String>, FieldError> {
 
 /// Checks a cluster name against the DNS-label rule clusters are named by.
 pub fn validate_name(name: &str) -> Result<(), FieldError> {
+    validate_dns_label("cluster", name)
+}
+
+/// Checks the name of a `what` (cluster, tenant) against the DNS-label
+/// rule: what stays valid in a host name, a label and a URL path alike.
+pub fn validate_dns_label(what: &str, name: &str) -> Result<(), FieldError> {
     let expected = "expected 1 to 63 characters of a-z, 0-9 and '-', starting and ending with a letter or digit";
     let ok = !name.is_empty()
         && name.len() <= MAX_NAME_LEN
@@ -360,7 +366,7 @@ pub fn validate_name(name: &str) -> Result<(), FieldError> {
     } else {
         Err(FieldError::new(
             "name",
-            format!("{} is not a valid cluster name: {expected}", quote(name)),
+            format!("{} is not a valid {what} name: {expected}", quote(name)),
         ))
     }
 }

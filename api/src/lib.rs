@@ -17,6 +17,7 @@ pub mod lifecycle;
 pub mod metrics;
 pub mod operation;
 pub mod range;
+pub mod tenant;
 pub mod units;
 pub mod worker;
 

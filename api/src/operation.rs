@@ -13,6 +13,7 @@ use crate::{
     FieldError,
     job::{JobOptions, JobType, REBALANCE_ALL},
     lifecycle::MaxUnavailable,
+    tenant::TenantPolicy,
 };
 
 /// Most clusters one request may name.
@@ -79,6 +80,12 @@ pub enum Action {
         #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, example = "1"))]
         max_unavailable: Option<MaxUnavailable>,
     },
+    /// Create or replace a tenant's cache policy on each coordinator
+    /// (`PUT /api/v1/tenants/{name}`), which pushes it to its workers.
+    SetTenantPolicy { policy: TenantPolicy },
+    /// Remove a tenant from each coordinator; one that has no such tenant
+    /// is where the operation wants it.
+    RemoveTenant { name: String },
 }
 
 fn rebalance_all() -> String {
@@ -103,6 +110,10 @@ impl fmt::Display for Action {
             Action::RollingRestart {
                 max_unavailable: None,
             } => write!(f, "rolling restart of the workers"),
+            Action::SetTenantPolicy { policy } => {
+                write!(f, "set the cache policy of tenant {}", policy.name)
+            }
+            Action::RemoveTenant { name } => write!(f, "remove tenant {name}"),
         }
     }
 }
@@ -180,6 +191,15 @@ impl NewOperation {
                 }
             }
             Action::RollingRestart { .. } => {}
+            Action::SetTenantPolicy { policy } => {
+                policy.clone().validate().map_err(|e| {
+                    FieldError::new(&format!("action.policy.{}", e.field), e.message)
+                })?;
+            }
+            Action::RemoveTenant { name } => {
+                crate::cluster::validate_dns_label("tenant", name)
+                    .map_err(|e| FieldError::new("action.name", e.message))?;
+            }
             Action::ApplyLicense { license_id } => {
                 if license_id.trim().is_empty() {
                     return Err(FieldError::new(

@@ -56,6 +56,38 @@ pub enum Command {
     /// Run a cluster on this machine from a spec: apply, status, restart, delete.
     #[command(subcommand)]
     Cluster(ClusterCommand),
+    /// Tenants' cache policies (quota, TTL, eviction order): list, set, remove.
+    #[command(subcommand)]
+    Tenant(TenantCommand),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum TenantCommand {
+    /// The cluster's tenants, their policies and the bytes each holds.
+    Ls(FormatArg),
+    /// Create or replace a tenant's policy; the coordinator pushes it to
+    /// every worker at once.
+    Set {
+        /// The tenant's name (a DNS label).
+        name: String,
+        /// The group that owns it.
+        #[arg(long)]
+        group: String,
+        /// A UFS path prefix it owns; repeat for several.
+        #[arg(long = "prefix", required = true, value_name = "PATH")]
+        prefixes: Vec<String>,
+        /// Most bytes of its files each worker caches, such as 10GiB.
+        #[arg(long, value_name = "SIZE")]
+        quota: Option<String>,
+        /// How long a cached page is kept, such as 1h or 7d.
+        #[arg(long, value_name = "DURATION")]
+        ttl: Option<String>,
+        /// Which of its pages go first: LRU, LFU or FIFO.
+        #[arg(long, default_value = "LRU")]
+        evictor: String,
+    },
+    /// Remove a tenant: its files fall back to the store's own eviction.
+    Rm { name: String },
 }
 
 /// The spec file and where the cluster's processes keep their state.

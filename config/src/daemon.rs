@@ -140,6 +140,10 @@ pub struct WorkerConfig {
     pub etcd_endpoints: Vec<String>,
     /// Base URL of the coordinator.
     pub coordinator_address: String,
+    /// How often it expires pages past their tenant's TTL and asks the
+    /// coordinator for tenant policies it may have missed (they are pushed
+    /// to it as they change).
+    pub tenant_sync_interval: Duration,
     /// The under file system it reads misses from.
     pub ufs: UfsConfig,
 }
@@ -267,6 +271,7 @@ impl WorkerConfig {
             membership: site.get(keys::WORKER_MEMBERSHIP_MANAGER_TYPE),
             etcd_endpoints: site.get(keys::ETCD_ENDPOINTS),
             coordinator_address: site.get(keys::COORDINATOR_ADDRESS),
+            tenant_sync_interval: site.get(keys::WORKER_TENANT_SYNC_INTERVAL),
             ufs: UfsConfig::from_site(site),
         }
     }

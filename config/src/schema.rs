@@ -288,6 +288,12 @@ schema! {
         dynamic: true,
         description: "How often a worker reports to its membership backend; below the failure detection timeout",
     }
+    WORKER_TENANT_SYNC_INTERVAL: Duration = "ringside.worker.tenant.sync.interval" {
+        kind: PropertyType::Duration { min: secs(1), max: hours(1) },
+        default: "10s",
+        dynamic: false,
+        description: "How often a worker removes pages past their tenant's TTL and checks its coordinator for tenant policies it missed",
+    }
     WORKER_FAILURE_DETECTION_TIMEOUT: Duration = "ringside.worker.failure.detection.timeout" {
         kind: PropertyType::Duration { min: secs(1), max: days(1) },
         default: "15s",

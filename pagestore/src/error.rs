@@ -185,6 +185,15 @@ pub enum PageStoreError {
         /// The store's capacity.
         capacity: u64,
     },
+
+    /// A tenant rule set the store cannot apply; none of it was applied.
+    #[error("invalid tenant rule {tenant:?}: {reason}")]
+    InvalidTenant {
+        /// The tenant's name (empty when the set as a whole is at fault).
+        tenant: String,
+        /// What is wrong and what was expected.
+        reason: String,
+    },
 }
 
 impl PageStoreError {

@@ -7,6 +7,11 @@
 //! bucket per access count in use, in ascending order (the O(1) LFU scheme of
 //! Shah, Mitra and Matani), so a victim is always the head of the first
 //! bucket and a read moves its slot by at most one bucket.
+//!
+//! The slots are split into partitions, each with its own policy and bucket
+//! list over the one shared node array: a tenant's pages are one partition,
+//! evicted in the tenant's order, and pages of no tenant are partition 0.
+//! A slot is in at most one partition, so tenants cost no memory per page.
 
 use crate::options::EvictorKind;
 
@@ -35,34 +40,57 @@ struct Bucket {
     prev: u32,
     /// Next bucket in ascending count, or, for a free bucket, the next free one.
     next: u32,
+    partition: u32,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Partition {
+    kind: EvictorKind,
+    first_bucket: u32,
+    len: usize,
 }
 
 /// The eviction order of page slots numbered by the index.
 #[derive(Debug)]
 pub(crate) struct Evictor {
-    kind: EvictorKind,
+    partitions: Vec<Partition>,
     nodes: Vec<Node>,
     buckets: Vec<Bucket>,
-    first_bucket: u32,
     free_buckets: u32,
-    len: usize,
 }
 
 impl Evictor {
+    /// An evictor with one partition, 0, of policy `kind`.
     pub fn new(kind: EvictorKind) -> Evictor {
-        Evictor {
-            kind,
+        let mut evictor = Evictor {
+            partitions: Vec::new(),
             nodes: Vec::new(),
             buckets: Vec::new(),
-            first_bucket: NIL,
             free_buckets: NIL,
-            len: 0,
-        }
+        };
+        evictor.set_partitions(&[kind]);
+        evictor
     }
 
-    #[cfg(test)]
-    pub fn len(&self) -> usize {
-        self.len
+    /// Replaces the partitions by empty ones of these policies; every slot
+    /// must have been removed first (the index drains and re-inserts them).
+    pub fn set_partitions(&mut self, kinds: &[EvictorKind]) {
+        debug_assert!(self.partitions.iter().all(|p| p.len == 0));
+        self.partitions = kinds
+            .iter()
+            .map(|&kind| Partition {
+                kind,
+                first_bucket: NIL,
+                len: 0,
+            })
+            .collect();
+        self.buckets.clear();
+        self.free_buckets = NIL;
+    }
+
+    /// Slots tracked in `partition`.
+    pub fn len(&self, partition: u32) -> usize {
+        self.partitions.get(partition as usize).map_or(0, |p| p.len)
     }
 
     /// Heap bytes held, for the memory report.
@@ -70,9 +98,10 @@ impl Evictor {
         self.nodes.capacity() * size_of::<Node>() + self.buckets.capacity() * size_of::<Bucket>()
     }
 
-    /// Starts tracking `slot` as the newest page (once cached, not yet read).
-    pub fn insert(&mut self, slot: u32) {
-        if slot == NIL {
+    /// Starts tracking `slot` in `partition` as its newest page (once
+    /// cached, not yet read). A slot already tracked counts as read.
+    pub fn insert(&mut self, slot: u32, partition: u32) {
+        if slot == NIL || partition as usize >= self.partitions.len() {
             return;
         }
         let at = slot as usize;
@@ -83,14 +112,14 @@ impl Evictor {
             self.touch(slot);
             return;
         }
-        let bucket =
-            if self.first_bucket != NIL && self.buckets[self.first_bucket as usize].count == 1 {
-                self.first_bucket
-            } else {
-                self.new_bucket(1, NIL)
-            };
+        let first = self.partitions[partition as usize].first_bucket;
+        let bucket = if first != NIL && self.buckets[first as usize].count == 1 {
+            first
+        } else {
+            self.new_bucket(partition, 1, NIL)
+        };
         self.push_back(bucket, slot);
-        self.len += 1;
+        self.partitions[partition as usize].len += 1;
     }
 
     /// Records a read of `slot`.
@@ -101,7 +130,8 @@ impl Evictor {
         if node.bucket == NIL {
             return;
         }
-        match self.kind {
+        let partition = self.buckets[node.bucket as usize].partition;
+        match self.partitions[partition as usize].kind {
             EvictorKind::Fifo => {}
             EvictorKind::Lru => {
                 self.unlink(slot);
@@ -119,7 +149,7 @@ impl Evictor {
                 let to = if next != NIL && self.buckets[next as usize].count == count + 1 {
                     next
                 } else {
-                    self.new_bucket(count + 1, from)
+                    self.new_bucket(partition, count + 1, from)
                 };
                 self.unlink(slot);
                 self.drop_bucket_if_empty(from);
@@ -136,14 +166,15 @@ impl Evictor {
         if node.bucket == NIL {
             return;
         }
+        let partition = self.buckets[node.bucket as usize].partition;
         self.unlink(slot);
         self.drop_bucket_if_empty(node.bucket);
-        self.len -= 1;
+        self.partitions[partition as usize].len -= 1;
     }
 
-    /// The slot to evict next, left in place.
-    pub fn victim(&self) -> Option<u32> {
-        let mut bucket = self.first_bucket;
+    /// The slot of `partition` to evict next, left in place.
+    pub fn victim(&self, partition: u32) -> Option<u32> {
+        let mut bucket = self.partitions.get(partition as usize)?.first_bucket;
         while bucket != NIL {
             let b = self.buckets[bucket as usize];
             if b.head != NIL {
@@ -154,18 +185,39 @@ impl Evictor {
         None
     }
 
-    /// Creates a bucket for `count` right after `after` (or first, for NIL).
-    fn new_bucket(&mut self, count: u32, after: u32) -> u32 {
+    /// The slots of `partition`, first to evict first.
+    pub fn order(&self, partition: u32) -> Vec<u32> {
+        let mut order = Vec::with_capacity(self.len(partition));
+        let mut bucket = self
+            .partitions
+            .get(partition as usize)
+            .map_or(NIL, |p| p.first_bucket);
+        while bucket != NIL {
+            let b = self.buckets[bucket as usize];
+            let mut slot = b.head;
+            while slot != NIL {
+                order.push(slot);
+                slot = self.nodes[slot as usize].next;
+            }
+            bucket = b.next;
+        }
+        order
+    }
+
+    /// Creates a bucket of `partition` for `count` right after `after` (or
+    /// first, for NIL).
+    fn new_bucket(&mut self, partition: u32, count: u32, after: u32) -> u32 {
         let fresh = Bucket {
             count,
             head: NIL,
             tail: NIL,
             prev: after,
             next: if after == NIL {
-                self.first_bucket
+                self.partitions[partition as usize].first_bucket
             } else {
                 self.buckets[after as usize].next
             },
+            partition,
         };
         let id = if self.free_buckets != NIL {
             let id = self.free_buckets;
@@ -180,7 +232,7 @@ impl Evictor {
             self.buckets[fresh.next as usize].prev = id;
         }
         if after == NIL {
-            self.first_bucket = id;
+            self.partitions[partition as usize].first_bucket = id;
         } else {
             self.buckets[after as usize].next = id;
         }
@@ -188,13 +240,19 @@ impl Evictor {
     }
 
     fn drop_bucket_if_empty(&mut self, id: u32) {
+        let Bucket {
+            prev,
+            next,
+            partition,
+            head,
+            ..
+        } = self.buckets[id as usize];
         // LRU and FIFO keep their one bucket for good.
-        if self.kind != EvictorKind::Lfu || self.buckets[id as usize].head != NIL {
+        if self.partitions[partition as usize].kind != EvictorKind::Lfu || head != NIL {
             return;
         }
-        let Bucket { prev, next, .. } = self.buckets[id as usize];
         if prev == NIL {
-            self.first_bucket = next;
+            self.partitions[partition as usize].first_bucket = next;
         } else {
             self.buckets[prev as usize].next = next;
         }
@@ -242,19 +300,21 @@ mod tests {
 
     /// Evicts everything, returning the order.
     fn drain(evictor: &mut Evictor) -> Vec<u32> {
+        let listed = evictor.order(0);
         let mut order = Vec::new();
-        while let Some(slot) = evictor.victim() {
+        while let Some(slot) = evictor.victim(0) {
             evictor.remove(slot);
             order.push(slot);
         }
-        assert_eq!(evictor.len(), 0);
+        assert_eq!(evictor.len(0), 0);
+        assert_eq!(listed, order, "order() lists the eviction order");
         order
     }
 
     fn with(kind: EvictorKind, slots: &[u32], reads: &[u32]) -> Vec<u32> {
         let mut evictor = Evictor::new(kind);
         for &slot in slots {
-            evictor.insert(slot);
+            evictor.insert(slot, 0);
         }
         for &slot in reads {
             evictor.touch(slot);
@@ -290,7 +350,7 @@ mod tests {
     fn lfu_reuses_buckets_and_survives_removal_mid_order() {
         let mut evictor = Evictor::new(EvictorKind::Lfu);
         for slot in 0..4 {
-            evictor.insert(slot);
+            evictor.insert(slot, 0);
         }
         for _ in 0..5 {
             evictor.touch(2);
@@ -298,12 +358,12 @@ mod tests {
         evictor.touch(1);
         evictor.remove(1);
         evictor.remove(1);
-        evictor.insert(9);
+        evictor.insert(9, 0);
         evictor.touch(9);
         assert_eq!(drain(&mut evictor), vec![0, 3, 9, 2]);
         assert!(evictor.buckets.len() <= 6, "{}", evictor.buckets.len());
         // Emptied buckets come back from the free list.
-        evictor.insert(0);
+        evictor.insert(0, 0);
         evictor.touch(0);
         evictor.touch(0);
         assert_eq!(drain(&mut evictor), vec![0]);
@@ -316,11 +376,11 @@ mod tests {
             let mut evictor = Evictor::new(kind);
             evictor.touch(5);
             evictor.remove(5);
-            evictor.insert(NIL);
-            evictor.insert(2);
-            evictor.insert(2);
+            evictor.insert(NIL, 0);
+            evictor.insert(2, 0);
+            evictor.insert(2, 0);
             evictor.remove(7);
-            assert_eq!(evictor.len(), 1);
+            assert_eq!(evictor.len(0), 1);
             assert_eq!(drain(&mut evictor), vec![2]);
         }
     }
@@ -328,15 +388,41 @@ mod tests {
     #[test]
     fn lfu_saturates_instead_of_overflowing() {
         let mut evictor = Evictor::new(EvictorKind::Lfu);
-        evictor.insert(0);
-        evictor.insert(1);
+        evictor.insert(0, 0);
+        evictor.insert(1, 0);
         let bucket = evictor.nodes[0].bucket;
         evictor.buckets[bucket as usize].count = u32::MAX - 1;
         // Slot 1 shared the bucket, so give it its own first.
         evictor.remove(1);
         evictor.touch(0);
         evictor.touch(0);
-        evictor.insert(1);
+        evictor.insert(1, 0);
         assert_eq!(drain(&mut evictor), vec![1, 0]);
+    }
+
+    #[test]
+    fn partitions_keep_their_own_order_and_policy() {
+        let mut evictor = Evictor::new(EvictorKind::Lru);
+        evictor.remove(0);
+        evictor.set_partitions(&[EvictorKind::Lru, EvictorKind::Fifo, EvictorKind::Lfu]);
+        for slot in 0..9 {
+            evictor.insert(slot, slot % 3);
+        }
+        for slot in [0, 1, 2, 4, 4, 5] {
+            evictor.touch(slot);
+        }
+        assert_eq!(evictor.order(0), vec![3, 6, 0]);
+        assert_eq!(evictor.order(1), vec![1, 4, 7]);
+        assert_eq!(evictor.order(2), vec![8, 2, 5]);
+        assert_eq!(evictor.victim(1), Some(1));
+        evictor.remove(1);
+        assert_eq!((evictor.len(0), evictor.len(1), evictor.len(2)), (3, 2, 3));
+        assert_eq!(
+            evictor.victim(3),
+            None,
+            "an unknown partition has no victim"
+        );
+        evictor.insert(20, 7);
+        assert_eq!(evictor.order(7), Vec::<u32>::new());
     }
 }

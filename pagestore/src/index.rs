@@ -9,9 +9,16 @@
 //! - a file is a 48-byte [`FileEntry`] in a slab, with its path and version
 //!   bytes in one shared arena (no allocation per file) and a 4-byte slot
 //!   number in a hash table keyed by path;
-//! - a page is 8 bytes in a slab (its length follows from the file's), 12
+//! - a page is 12 bytes in a slab (its length follows from the file's;
+//!   the other four bytes are when it was cached, for tenants' TTLs), 12
 //!   bytes of evictor links and a 4-byte slot number in a hash table keyed
 //!   by (file, page index).
+//!
+//! Tenants partition the pages: each file belongs to at most one tenant
+//! (by path prefix), its pages sit in that tenant's partition of the
+//! evictor, and each partition keeps its own byte count, so quotas, TTLs
+//! and eviction order per tenant cost no memory per page beyond the four
+//! bytes of cache time.
 //!
 //! Both hash tables store only slot numbers and hash through the slabs, so
 //! no key is stored twice.
@@ -25,6 +32,7 @@ use crate::error::PageStoreError;
 use crate::evictor::Evictor;
 use crate::key::{CachedFile, FileKey, page_count, page_len};
 use crate::options::Options;
+use crate::tenant::{self, TenantRule, TenantStats};
 
 const NIL: u32 = u32::MAX;
 
@@ -41,6 +49,8 @@ struct FileEntry {
     /// Puts reserved but not yet committed or aborted; the entry stays while
     /// any are pending, even with no pages.
     pending: u32,
+    /// Its tenant's partition: 0 for none, else 1 + the rule's place.
+    tenant: u16,
     /// Whether its metadata record is on disk.
     meta_written: bool,
     /// False for a free slot.
@@ -55,6 +65,7 @@ const FREE_FILE: FileEntry = FileEntry {
     version_len: 0,
     pages: 0,
     pending: 0,
+    tenant: 0,
     meta_written: false,
     live: false,
 };
@@ -65,6 +76,20 @@ const FREE_FILE: FileEntry = FileEntry {
 struct PageEntry {
     file: u32,
     index: u32,
+    /// When it was cached, in seconds since the Unix epoch.
+    cached_at: u32,
+}
+
+/// What one partition (a tenant, or partition 0: no tenant) holds, and
+/// what its tenant's policy removed.
+#[derive(Clone, Copy, Debug, Default)]
+struct Account {
+    committed: u64,
+    pages: u64,
+    quota_evictions: u64,
+    quota_evicted_bytes: u64,
+    expired_pages: u64,
+    expired_bytes: u64,
 }
 
 /// Disk work the index decided on, for the store to carry out after it lets
@@ -80,6 +105,10 @@ pub(crate) struct Garbage {
     pub evicted_pages: u64,
     /// Their payload bytes.
     pub evicted_bytes: u64,
+    /// How many of `pages` outlived their tenant's TTL.
+    pub expired_pages: u64,
+    /// Their payload bytes.
+    pub expired_bytes: u64,
 }
 
 impl Garbage {
@@ -114,6 +143,11 @@ pub(crate) struct Index {
     free_pages: u32,
     by_key: HashTable<u32>,
     evictor: Evictor,
+    /// The store's own eviction order, for pages of no tenant.
+    default_evictor: crate::options::EvictorKind,
+    tenants: Vec<TenantRule>,
+    /// One per evictor partition: 0 for no tenant, then one per rule.
+    accounts: Vec<Account>,
     seed: u64,
     /// Payload bytes of cached pages.
     committed: u64,
@@ -153,6 +187,9 @@ impl Index {
             free_pages: NIL,
             by_key: HashTable::new(),
             evictor: Evictor::new(options.evictor),
+            default_evictor: options.evictor,
+            tenants: Vec::new(),
+            accounts: vec![Account::default()],
             // Random per process, so which paths or pages collide in the
             // tables cannot be planned from outside.
             seed: RandomState::new().hash_one(0x5eed_u64),
@@ -261,6 +298,7 @@ impl Index {
             version_len: version.len().min(usize::from(u16::MAX)) as u16,
             pages: 0,
             pending: 0,
+            tenant: self.tenant_of(path),
             meta_written,
             live: true,
         };
@@ -443,8 +481,12 @@ impl Index {
 
     /// Adds a page to the slab and the table (not to the evictor). Returns
     /// its slot.
-    fn add_page(&mut self, file: u32, index: u32) -> u32 {
-        let entry = PageEntry { file, index };
+    fn add_page(&mut self, file: u32, index: u32, cached_at: u32) -> u32 {
+        let entry = PageEntry {
+            file,
+            index,
+            cached_at,
+        };
         let slot = if self.free_pages != NIL {
             let slot = self.free_pages;
             self.free_pages = self.pages[slot as usize].index;
@@ -469,9 +511,14 @@ impl Index {
         .unwrap_or(0);
         self.committed += len;
         self.page_count += 1;
+        let mut tenant = 0;
         if let Some(f) = self.live_mut(file) {
             f.pages += 1;
+            tenant = f.tenant;
         }
+        let account = &mut self.accounts[usize::from(tenant)];
+        account.committed += len;
+        account.pages += 1;
         slot
     }
 
@@ -480,6 +527,11 @@ impl Index {
     fn free_page_slot(&mut self, slot: u32) -> u64 {
         let page = self.pages[slot as usize];
         let len = self.page_len_of(slot);
+        if let Some(tenant) = self.live(page.file).map(|f| usize::from(f.tenant)) {
+            let account = &mut self.accounts[tenant];
+            account.committed -= len;
+            account.pages -= 1;
+        }
         let hash = self.page_hash(page.file, page.index);
         if let Ok(found) = self.by_key.find_entry(hash, |&s| s == slot) {
             found.remove();
@@ -488,6 +540,7 @@ impl Index {
         self.pages[slot as usize] = PageEntry {
             file: NIL,
             index: self.free_pages,
+            cached_at: 0,
         };
         self.free_pages = slot;
         self.page_count -= 1;
@@ -558,14 +611,56 @@ impl Index {
         len
     }
 
-    /// Evicts the next victim. Returns its length, or `None` when nothing is
-    /// left to evict.
+    /// Evicts the next victim of the store as a whole: from the partition
+    /// using the largest share of what it may use (its quota, else the
+    /// capacity), so that a tenant filling the store gives up its own pages
+    /// before others lose theirs. Returns its length, or `None` when nothing
+    /// is left to evict.
     fn evict_one(&mut self, garbage: &mut Garbage) -> Option<u64> {
-        let slot = self.evictor.victim()?;
+        let share = |at: usize, account: &Account| {
+            let limit = at
+                .checked_sub(1)
+                .and_then(|rule| self.tenants[rule].quota_bytes)
+                .unwrap_or(self.capacity)
+                .max(1);
+            (account.committed, limit)
+        };
+        let partition = (0..self.accounts.len())
+            .filter(|&at| self.evictor.len(at as u32) > 0)
+            .max_by(|&a, &b| {
+                let (used_a, limit_a) = share(a, &self.accounts[a]);
+                let (used_b, limit_b) = share(b, &self.accounts[b]);
+                (u128::from(used_a) * u128::from(limit_b))
+                    .cmp(&(u128::from(used_b) * u128::from(limit_a)))
+            })?;
+        self.evict_from(partition as u32, garbage)
+    }
+
+    fn evict_from(&mut self, partition: u32, garbage: &mut Garbage) -> Option<u64> {
+        let slot = self.evictor.victim(partition)?;
         let len = self.remove_page_slot(slot, garbage);
         garbage.evicted_pages += 1;
         garbage.evicted_bytes += len;
         Some(len)
+    }
+
+    /// Evicts a tenant's own pages, in its order, until it is within its
+    /// quota again.
+    fn enforce_quota(&mut self, partition: u16, garbage: &mut Garbage) {
+        let Some(quota) = usize::from(partition)
+            .checked_sub(1)
+            .and_then(|rule| self.tenants[rule].quota_bytes)
+        else {
+            return;
+        };
+        while self.accounts[usize::from(partition)].committed > quota {
+            let Some(len) = self.evict_from(u32::from(partition), garbage) else {
+                break;
+            };
+            let account = &mut self.accounts[usize::from(partition)];
+            account.quota_evictions += 1;
+            account.quota_evicted_bytes += len;
+        }
     }
 
     /// Reserves `len` bytes, evicting down to the low watermark first when
@@ -652,10 +747,19 @@ impl Index {
         }
     }
 
-    /// Records a page written by a put that [`Index::begin_put`] reserved.
-    /// Returns false when the file was removed or replaced meanwhile: the
-    /// caller then deletes the page it wrote.
-    pub fn commit_put(&mut self, path: &str, id: u128, index: u32, len: u32) -> bool {
+    /// Records a page written by a put that [`Index::begin_put`] reserved,
+    /// cached at `now` (Unix seconds). Returns false when the file was
+    /// removed or replaced meanwhile: the caller then deletes the page it
+    /// wrote. A tenant now over its quota gives up pages of its own (which
+    /// may be this one, if it alone is larger than the quota).
+    pub fn commit_put(
+        &mut self,
+        path: &str,
+        id: u128,
+        (index, len): (u32, u32),
+        now: u32,
+        garbage: &mut Garbage,
+    ) -> bool {
         self.in_flight = self.in_flight.saturating_sub(u64::from(len));
         let Some(file) = self.slot_of(path, id) else {
             return false;
@@ -668,8 +772,10 @@ impl Index {
             // on disk are the same.
             self.evictor.touch(slot);
         } else {
-            let slot = self.add_page(file, index);
-            self.evictor.insert(slot);
+            let slot = self.add_page(file, index, now);
+            let tenant = self.live(file).map_or(0, |f| f.tenant);
+            self.evictor.insert(slot, u32::from(tenant));
+            self.enforce_quota(tenant, garbage);
         }
         true
     }
@@ -765,20 +871,157 @@ impl Index {
             .collect()
     }
 
-    /// Adds a page found on disk, outside the eviction order. Returns its
-    /// slot, for [`Index::restore_order`].
-    pub fn restore_page(&mut self, file: u32, index: u32) -> Option<u32> {
+    /// Adds a page found on disk, written at `cached_at` (Unix seconds),
+    /// outside the eviction order. Returns its slot, for
+    /// [`Index::restore_order`].
+    pub fn restore_page(&mut self, file: u32, index: u32, cached_at: u32) -> Option<u32> {
         if self.live(file).is_none() || self.page_slot(file, index).is_some() {
             return None;
         }
-        Some(self.add_page(file, index))
+        Some(self.add_page(file, index, cached_at))
     }
 
     /// Puts restored pages into the eviction order, first to evict first.
     pub fn restore_order(&mut self, slots: impl IntoIterator<Item = u32>) {
         for slot in slots {
-            self.evictor.insert(slot);
+            let tenant = self.tenant_of_slot(slot);
+            self.evictor.insert(slot, u32::from(tenant));
         }
+    }
+
+    // ---- tenants ----
+
+    /// The partition of a path under the current rules.
+    fn tenant_of(&self, path: &str) -> u16 {
+        // validate() caps the rules at MAX_TENANTS, well inside u16.
+        tenant::owner(&self.tenants, path).map_or(0, |at| at as u16 + 1)
+    }
+
+    fn tenant_of_slot(&self, slot: u32) -> u16 {
+        self.pages
+            .get(slot as usize)
+            .and_then(|page| self.live(page.file))
+            .map_or(0, |file| file.tenant)
+    }
+
+    /// Applies a new rule set (checked by the caller): every file is
+    /// assigned anew, every page moves to its tenant's partition in the
+    /// order it had, and tenants over their new quota give up pages at once.
+    /// A tenant keeps its counters when its name stays. LFU read counts
+    /// start over (the order they made is kept).
+    pub fn set_tenants(&mut self, rules: Vec<TenantRule>, garbage: &mut Garbage) {
+        let order: Vec<u32> = (0..self.accounts.len() as u32)
+            .flat_map(|partition| self.evictor.order(partition))
+            .collect();
+        for &slot in &order {
+            self.evictor.remove(slot);
+        }
+        let previous: Vec<(String, Account)> = self
+            .tenants
+            .iter()
+            .zip(self.accounts.iter().skip(1))
+            .map(|(rule, account)| (rule.name.clone(), *account))
+            .collect();
+        let kinds: Vec<_> = std::iter::once(self.default_evictor)
+            .chain(rules.iter().map(|rule| rule.evictor))
+            .collect();
+        self.evictor.set_partitions(&kinds);
+        self.tenants = rules;
+        self.accounts = std::iter::once(Account::default())
+            .chain(self.tenants.iter().map(|rule| {
+                let kept = previous.iter().find(|(name, _)| *name == rule.name);
+                kept.map_or_else(Account::default, |(_, account)| Account {
+                    committed: 0,
+                    pages: 0,
+                    ..*account
+                })
+            }))
+            .collect();
+        for slot in 0..self.files.len() {
+            if self.files[slot].live {
+                let path = self.path_of(&self.files[slot]);
+                self.files[slot].tenant = self.tenant_of(&path);
+            }
+        }
+        for slot in 0..self.pages.len() as u32 {
+            let page = self.pages[slot as usize];
+            if page.file == NIL {
+                continue;
+            }
+            let len = self.page_len_of(slot);
+            let tenant = usize::from(self.tenant_of_slot(slot));
+            let account = &mut self.accounts[tenant];
+            account.committed += len;
+            account.pages += 1;
+        }
+        self.restore_order(order);
+        for partition in 1..self.accounts.len() {
+            self.enforce_quota(partition as u16, garbage);
+        }
+    }
+
+    /// Each tenant's holdings and counters, in rule order.
+    pub fn tenant_stats(&self) -> Vec<TenantStats> {
+        self.tenants
+            .iter()
+            .zip(self.accounts.iter().skip(1))
+            .map(|(rule, account)| TenantStats {
+                name: rule.name.clone(),
+                used_bytes: account.committed,
+                pages: account.pages,
+                quota_bytes: rule.quota_bytes,
+                ttl: rule.ttl,
+                evictor: rule.evictor,
+                quota_evictions_total: account.quota_evictions,
+                quota_evicted_bytes_total: account.quota_evicted_bytes,
+                expired_pages_total: account.expired_pages,
+                expired_bytes_total: account.expired_bytes,
+            })
+            .collect()
+    }
+
+    /// Whether any tenant has a TTL, so [`Index::expire`] has work to do.
+    pub fn has_ttl(&self) -> bool {
+        self.tenants.iter().any(|rule| rule.ttl.is_some())
+    }
+
+    /// Removes pages of page slots `from..from + count` that were cached
+    /// more than their tenant's TTL before `now` (Unix seconds). Returns
+    /// where the next call should start, or `None` past the last slot: the
+    /// store calls this a chunk at a time so a pass over millions of pages
+    /// never holds the lock for long.
+    pub fn expire(
+        &mut self,
+        from: u32,
+        count: u32,
+        now: u32,
+        garbage: &mut Garbage,
+    ) -> Option<u32> {
+        let end = from.saturating_add(count).min(self.pages.len() as u32);
+        for slot in from..end {
+            let page = self.pages[slot as usize];
+            let Some(file) = self.live(page.file) else {
+                continue;
+            };
+            let partition = usize::from(file.tenant);
+            let Some(ttl) = partition
+                .checked_sub(1)
+                .and_then(|rule| self.tenants[rule].ttl)
+            else {
+                continue;
+            };
+            let age = u64::from(now.saturating_sub(page.cached_at));
+            if age < ttl.as_secs() {
+                continue;
+            }
+            let len = self.remove_page_slot(slot, garbage);
+            garbage.expired_pages += 1;
+            garbage.expired_bytes += len;
+            let account = &mut self.accounts[partition];
+            account.expired_pages += 1;
+            account.expired_bytes += len;
+        }
+        (end < self.pages.len() as u32).then_some(end)
     }
 }
 
@@ -796,13 +1039,17 @@ mod tests {
     }
 
     fn put(index: &mut Index, key: &FileKey, page: u32, len: u32) -> Garbage {
+        put_at(index, key, page, len, 0)
+    }
+
+    fn put_at(index: &mut Index, key: &FileKey, page: u32, len: u32, now: u32) -> Garbage {
         let mut garbage = Garbage::default();
         let begin = index
             .begin_put(key, key.id(), page, len, &mut garbage)
             .unwrap();
         assert!(matches!(begin, Begin::Reserved { .. }));
         index.mark_meta_written(key.path(), key.id());
-        assert!(index.commit_put(key.path(), key.id(), page, len));
+        assert!(index.commit_put(key.path(), key.id(), (page, len), now, &mut garbage));
         garbage
     }
 
@@ -894,7 +1141,7 @@ mod tests {
         assert_eq!(index.lookup(&new, 0), Some((new.id(), 10)));
         assert_eq!(index.used_bytes(), 10);
         // A put of the old version still in flight finds its file gone.
-        assert!(!index.commit_put("/f", old.id(), 1, 10));
+        assert!(!index.commit_put("/f", old.id(), (1, 10), 0, &mut Garbage::default()));
     }
 
     #[test]
@@ -911,7 +1158,7 @@ mod tests {
         assert!(error.is_out_of_space(), "{error}");
         assert_eq!(index.used_bytes(), 20);
         index.abort_put("/f", key.id(), 10, &mut garbage);
-        assert!(index.commit_put("/f", key.id(), 1, 10));
+        assert!(index.commit_put("/f", key.id(), (1, 10), 0, &mut Garbage::default()));
         assert_eq!(index.used_bytes(), 10);
         assert_eq!(index.file_count(), 1);
     }
@@ -975,5 +1222,139 @@ mod tests {
         assert_eq!(index.cached_file("/kept").unwrap().version, "v");
         assert_eq!(index.lookup(&keep, 0), Some((keep.id(), 10)));
         assert_eq!(index.file_count(), 1);
+    }
+
+    fn tenant(name: &str, prefix: &str, quota: Option<u64>, ttl: Option<u64>) -> TenantRule {
+        TenantRule {
+            name: name.into(),
+            prefixes: vec![prefix.into()],
+            quota_bytes: quota,
+            ttl: ttl.map(std::time::Duration::from_secs),
+            evictor: EvictorKind::Fifo,
+        }
+    }
+
+    fn used(index: &Index) -> Vec<(String, u64, u64)> {
+        index
+            .tenant_stats()
+            .into_iter()
+            .map(|t| (t.name, t.used_bytes, t.pages))
+            .collect()
+    }
+
+    #[test]
+    fn a_tenant_over_its_quota_evicts_its_own_pages_first() {
+        let mut index = index(1000, 10, EvictorKind::Lru);
+        let mut garbage = Garbage::default();
+        index.set_tenants(vec![tenant("a", "/a", Some(30), None)], &mut garbage);
+        let other = FileKey::new("/b/f", "v", 1000);
+        for page in 0..5 {
+            put(&mut index, &other, page, 10);
+        }
+        let mine = FileKey::new("/a/f", "v", 1000);
+        for page in 0..5 {
+            put(&mut index, &mine, page, 10);
+        }
+        assert_eq!(used(&index), vec![("a".into(), 30, 3)]);
+        // Its oldest pages went; nobody else's did.
+        assert!(!index.has_page("/a/f", mine.id(), 1));
+        assert!(index.has_page("/a/f", mine.id(), 2));
+        assert!((0..5).all(|page| index.has_page("/b/f", other.id(), page)));
+        let stats = &index.tenant_stats()[0];
+        assert_eq!(
+            (stats.quota_evictions_total, stats.quota_evicted_bytes_total),
+            (2, 20)
+        );
+        assert_eq!(index.used_bytes(), 80);
+    }
+
+    #[test]
+    fn store_pressure_takes_pages_from_the_largest_share_first() {
+        // 100 bytes, high 90, low 80; tenant a may hold 40, b the rest.
+        let mut index = index(100, 10, EvictorKind::Fifo);
+        let mut garbage = Garbage::default();
+        index.set_tenants(
+            vec![
+                tenant("a", "/a", Some(40), None),
+                tenant("b", "/b", None, None),
+            ],
+            &mut garbage,
+        );
+        let (a, b) = (
+            FileKey::new("/a/f", "v", 1000),
+            FileKey::new("/b/f", "v", 1000),
+        );
+        for page in 0..4 {
+            put(&mut index, &a, page, 10);
+        }
+        for page in 0..5 {
+            put(&mut index, &b, page, 10);
+        }
+        // a holds 40 of 40 (a full share), b 50 of 100: the next put evicts
+        // down to the low watermark from a, whose share is the largest,
+        // until the shares cross.
+        put(&mut index, &b, 5, 10);
+        assert_eq!(index.used_bytes(), 80);
+        assert_eq!(used(&index), vec![("a".into(), 20, 2), ("b".into(), 60, 6)]);
+    }
+
+    #[test]
+    fn new_rules_move_pages_keep_their_order_and_apply_quotas_at_once() {
+        let mut index = index(1000, 10, EvictorKind::Fifo);
+        let key = FileKey::new("/data/x", "v", 1000);
+        for page in 0..6 {
+            put(&mut index, &key, page, 10);
+        }
+        let loose = FileKey::new("/loose", "v", 10);
+        put(&mut index, &loose, 0, 10);
+        let mut garbage = Garbage::default();
+        index.set_tenants(vec![tenant("data", "/data", Some(40), None)], &mut garbage);
+        assert_eq!(used(&index), vec![("data".into(), 40, 4)]);
+        // The first cached went first, as in the order before.
+        assert!(!index.has_page("/data/x", key.id(), 1));
+        assert!(index.has_page("/data/x", key.id(), 2));
+        assert_eq!(garbage.evicted_pages, 2);
+        // Renamed prefix, same name: counters stay, pages go back to no tenant.
+        index.set_tenants(
+            vec![tenant("data", "/elsewhere", Some(40), None)],
+            &mut garbage,
+        );
+        let stats = &index.tenant_stats()[0];
+        assert_eq!((stats.used_bytes, stats.quota_evictions_total), (0, 2));
+        assert_eq!(index.used_bytes(), 50);
+        index.set_tenants(Vec::new(), &mut garbage);
+        assert!(index.tenant_stats().is_empty());
+        // With no tenants the store evicts as it always did.
+        assert_eq!(index.evict_bytes(10, &mut garbage), 10);
+        assert_eq!(index.used_bytes(), 40);
+    }
+
+    #[test]
+    fn pages_past_their_tenants_ttl_expire_and_others_stay() {
+        let mut index = index(1000, 10, EvictorKind::Lru);
+        let mut garbage = Garbage::default();
+        index.set_tenants(vec![tenant("t", "/t", None, Some(60))], &mut garbage);
+        let (t, free) = (FileKey::new("/t/f", "v", 20), FileKey::new("/u/f", "v", 20));
+        put_at(&mut index, &t, 0, 10, 1_000);
+        put_at(&mut index, &t, 1, 10, 1_050);
+        put_at(&mut index, &free, 0, 10, 0);
+        assert!(index.has_ttl());
+        let mut garbage = Garbage::default();
+        // One slot a call, to exercise the chunking.
+        let mut from = Some(0);
+        while let Some(start) = from {
+            from = index.expire(start, 1, 1_070, &mut garbage);
+        }
+        assert_eq!((garbage.expired_pages, garbage.expired_bytes), (1, 10));
+        assert!(!index.has_page("/t/f", t.id(), 0));
+        assert!(index.has_page("/t/f", t.id(), 1));
+        assert!(index.has_page("/u/f", free.id(), 0), "no tenant, no ttl");
+        assert_eq!(index.expire(0, u32::MAX, 1_110, &mut garbage), None);
+        assert!(
+            !index.has_file("/t/f", t.id()),
+            "the last page took the file"
+        );
+        let stats = &index.tenant_stats()[0];
+        assert_eq!((stats.expired_pages_total, stats.used_bytes), (2, 0));
     }
 }

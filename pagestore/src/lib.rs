@@ -94,18 +94,24 @@
 //!
 //! Nothing in the index allocates per file or per page. A file is a 48-byte
 //! entry plus its path and version bytes in one shared arena; a page is an
-//! 8-byte entry, 12 bytes of eviction links and a 4-byte slot in a hash
+//! 12-byte entry (with its cache time), 12 bytes of eviction links and a 4-byte slot in a hash
 //! table that stores slot numbers only. `tests/index_memory.rs` measures a
 //! million indexed pages: about 33 bytes a page in 10,000 files, about 160
 //! in a million one-page files, both well under the worker's 200 MiB budget
 //! (see `docs/benchmarks.md`).
 //!
-//! # Later: tenants
+//! # Tenants
 //!
-//! Per-tenant quotas and TTLs will tag each cached file with a tenant. The
-//! place for the tag is the file entry in the index (one per file, not per
-//! page) and a new field in the metadata record (a format version 2 record;
-//! version 1 records would read as "no tenant").
+//! [`PageStore::set_tenants`] splits the cache between tenants by UFS path
+//! prefix, each with a quota, a TTL and an eviction order of its own (see
+//! the `tenant` module). A tenant over its quota evicts its own pages; when
+//! the store as a whole must evict, the tenant using the largest share of
+//! its quota (or of the capacity) gives up pages first, so one tenant's
+//! burst does not flush another's working set. [`PageStore::expire`]
+//! removes pages past their TTL. Rules are not persisted: the tenant of a
+//! file follows from its path, so a restart with the same rules (the
+//! worker fetches them from its coordinator) restores the same split, and
+//! a page's cache time comes back from its file's modification time.
 
 mod disk;
 mod error;
@@ -116,11 +122,13 @@ mod key;
 mod options;
 mod scan;
 mod store;
+mod tenant;
 
 pub use error::PageStoreError;
 pub use key::{CachedFile, FileKey, MAX_PATH_LEN, MAX_VERSION_LEN, page_count, page_len};
 pub use options::{EvictorKind, GIB, KIB, MIB, Options};
 pub use store::{PageStore, Stats};
+pub use tenant::{Expired, MAX_TENANTS, TenantRule, TenantStats};
 
 #[cfg(test)]
 mod tests;

@@ -133,8 +133,10 @@ pub(crate) fn rebuild(
             };
             match check_page(path, id, page, len, verify_payloads)? {
                 Ok(meta) => {
-                    if let Some(slot) = index.restore_page(file, page) {
-                        order.push((mtime_ns(&meta), slot));
+                    let written = mtime_ns(&meta);
+                    let cached_at = u32::try_from(written.div_euclid(1_000_000_000)).unwrap_or(0);
+                    if let Some(slot) = index.restore_page(file, page, cached_at) {
+                        order.push((written, slot));
                         report.occupied_bytes += allocated(&meta);
                     }
                 }

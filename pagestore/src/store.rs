@@ -20,7 +20,7 @@ use std::io;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
-use std::time::Instant;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use tracing::{debug, info, warn};
 
@@ -31,6 +31,18 @@ use crate::index::{Begin, Garbage, Index};
 use crate::key::{CachedFile, FileKey, page_count, page_len};
 use crate::options::Options;
 use crate::scan;
+use crate::tenant::{self, Expired, TenantRule, TenantStats};
+
+/// Page slots an [`PageStore::expire`] pass checks per hold of the index
+/// lock: a few milliseconds of work, so reads never wait long behind it.
+const EXPIRE_CHUNK: u32 = 1 << 16;
+
+/// Seconds since the Unix epoch, as the index keeps cache times (in 32
+/// bits: good until 2106).
+pub(crate) fn unix_seconds(at: SystemTime) -> u32 {
+    at.duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs().min(u64::from(u32::MAX)) as u32)
+}
 
 const STRIPES: usize = 64;
 /// Stands in for the page index when locking a file's metadata record.
@@ -75,6 +87,8 @@ pub struct Stats {
     pub disk_full_total: u64,
     /// Puts refused because writes in flight held all the capacity.
     pub capacity_exhausted_total: u64,
+    /// Pages removed because they outlived their tenant's TTL.
+    pub expired_pages_total: u64,
 }
 
 #[derive(Default)]
@@ -88,6 +102,7 @@ struct Counters {
     lost_pages: AtomicU64,
     disk_full: AtomicU64,
     capacity_exhausted: AtomicU64,
+    expired_pages: AtomicU64,
 }
 
 fn bump(counter: &AtomicU64, by: u64) {
@@ -243,6 +258,53 @@ impl PageStore {
         }
         self.collect_logged(garbage);
         Ok(())
+    }
+
+    /// Applies a new set of tenant rules, replacing the last: each cached
+    /// file is assigned to the tenant owning its path, and tenants over
+    /// their new quota give up pages at once. Refused, changing nothing,
+    /// when a rule is invalid (the error names it and says why).
+    pub fn set_tenants(&self, rules: Vec<TenantRule>) -> Result<(), PageStoreError> {
+        tenant::validate(&rules)?;
+        let mut garbage = Garbage::default();
+        self.lock_index().set_tenants(rules, &mut garbage);
+        self.collect_logged(garbage);
+        Ok(())
+    }
+
+    /// Each tenant's holdings and what its policy removed, in rule order.
+    pub fn tenant_stats(&self) -> Vec<TenantStats> {
+        self.lock_index().tenant_stats()
+    }
+
+    /// Removes every page cached longer ago than its tenant's TTL, as of
+    /// `now`. The worker calls it periodically and whenever the rules
+    /// change; it takes the index lock a chunk of pages at a time.
+    pub fn expire(&self, now: SystemTime) -> Expired {
+        let now = unix_seconds(now);
+        let mut expired = Expired::default();
+        let mut from = Some(0);
+        while let Some(start) = from {
+            let mut garbage = Garbage::default();
+            {
+                let mut index = self.lock_index();
+                if !index.has_ttl() {
+                    break;
+                }
+                from = index.expire(start, EXPIRE_CHUNK, now, &mut garbage);
+            }
+            expired.pages += garbage.expired_pages;
+            expired.bytes += garbage.expired_bytes;
+            self.collect_logged(garbage);
+        }
+        if expired.pages > 0 {
+            debug!(
+                pages = expired.pages,
+                bytes = expired.bytes,
+                "removed pages past their tenant's ttl"
+            );
+        }
+        expired
     }
 
     fn lock_index(&self) -> MutexGuard<'_, Index> {
@@ -583,9 +645,15 @@ impl PageStore {
         };
         // No fsync of the directory: should the rename be lost in a crash,
         // the page is simply not cached, never wrong.
-        let indexed = self
-            .lock_index()
-            .commit_put(key.path(), r.id, r.page, r.len);
+        let mut garbage = Garbage::default();
+        let indexed = self.lock_index().commit_put(
+            key.path(),
+            r.id,
+            (r.page, r.len),
+            unix_seconds(SystemTime::now()),
+            &mut garbage,
+        );
+        self.collect_logged(garbage);
         if !indexed {
             debug!(
                 path = key.path(),
@@ -737,12 +805,14 @@ impl PageStore {
             lost_pages_total: read(&c.lost_pages),
             disk_full_total: read(&c.disk_full),
             capacity_exhausted_total: read(&c.capacity_exhausted),
+            expired_pages_total: read(&c.expired_pages),
         }
     }
 
     /// Deletes what the index let go of, skipping anything cached again
     /// meanwhile. Returns the first failure; the rest are logged.
     fn collect(&self, garbage: Garbage) -> Result<(), PageStoreError> {
+        bump(&self.counters.expired_pages, garbage.expired_pages);
         if garbage.evicted_pages > 0 {
             bump(&self.counters.evictions, garbage.evicted_pages);
             bump(&self.counters.evicted_bytes, garbage.evicted_bytes);

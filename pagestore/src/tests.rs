@@ -12,7 +12,9 @@ use proptest::prelude::*;
 use xxhash_rust::xxh3::xxh3_64;
 
 use crate::format::{HEADER_LEN, MetaRecord, PageHeader, RelPath};
-use crate::{EvictorKind, FileKey, Options, PageStore, PageStoreError, page_count, page_len};
+use crate::{
+    EvictorKind, FileKey, Options, PageStore, PageStoreError, TenantRule, page_count, page_len,
+};
 
 fn options(dir: &Path, page_size: u64, capacity_pages: u64) -> Options {
     let mut options = Options::new(dir);
@@ -389,6 +391,84 @@ fn restart_orders_eviction_by_write_time() {
     put(&store, &key, 9);
     // 10 pages pass the high watermark: the two written first (7, 6) go.
     assert_eq!(cached_pages(&store, &key), vec![0, 1, 2, 3, 4, 5, 8, 9]);
+}
+
+#[test]
+fn tenants_get_quotas_and_ttls_and_keep_cache_times_across_a_restart() {
+    use std::time::{Duration, SystemTime};
+    let dir = tempfile::tempdir().unwrap();
+    let rules = vec![
+        TenantRule {
+            name: "team-a".into(),
+            prefixes: vec!["/data/a".into()],
+            quota_bytes: Some(3 * 8),
+            ttl: Some(Duration::from_secs(3600)),
+            evictor: EvictorKind::Fifo,
+        },
+        TenantRule {
+            name: "team-b".into(),
+            prefixes: vec!["/data/b".into()],
+            quota_bytes: None,
+            ttl: None,
+            evictor: EvictorKind::Lru,
+        },
+    ];
+    let (a, b) = (
+        FileKey::new("/data/a/x", "v", 8 * 5),
+        FileKey::new("/data/b/y", "v", 8 * 5),
+    );
+    {
+        let store = PageStore::open(options(dir.path(), 8, 100)).unwrap();
+        store.set_tenants(rules.clone()).unwrap();
+        for i in 0..5 {
+            put(&store, &a, i);
+            put(&store, &b, i);
+        }
+        assert_eq!(
+            cached_pages(&store, &a),
+            vec![2, 3, 4],
+            "a keeps to its quota"
+        );
+        assert_eq!(cached_pages(&store, &b), vec![0, 1, 2, 3, 4]);
+        let stats = store.tenant_stats();
+        assert_eq!(
+            stats
+                .iter()
+                .map(|t| (t.used_bytes, t.quota_evictions_total))
+                .collect::<Vec<_>>(),
+            vec![(24, 2), (40, 0)]
+        );
+        assert_eq!(
+            store.expire(SystemTime::now()).pages,
+            0,
+            "nothing is an hour old"
+        );
+    }
+    // A restart forgets the rules until the worker sets them again; the
+    // pages' cache times come back from disk.
+    let store = PageStore::open(options(dir.path(), 8, 100)).unwrap();
+    assert!(store.tenant_stats().is_empty());
+    let bad = TenantRule {
+        prefixes: vec!["data/a".into()],
+        ..rules[0].clone()
+    };
+    let error = store.set_tenants(vec![bad]).unwrap_err().to_string();
+    assert!(
+        error.contains("team-a") && error.contains("absolute"),
+        "{error}"
+    );
+    store.set_tenants(rules).unwrap();
+    assert_eq!(store.tenant_stats()[0].used_bytes, 24);
+    let later = SystemTime::now() + Duration::from_secs(3601);
+    let expired = store.expire(later);
+    assert_eq!((expired.pages, expired.bytes), (3, 24));
+    assert_eq!(cached_pages(&store, &a), Vec::<u64>::new());
+    assert_eq!(cached_pages(&store, &b).len(), 5, "team-b has no ttl");
+    assert_eq!(store.stats().expired_pages_total, 3);
+    assert!(
+        (0..5).all(|i| !page_file(&store, &a, i).exists()),
+        "the expired pages are gone from disk"
+    );
 }
 
 #[test]

@@ -8,6 +8,7 @@ mod info;
 mod job;
 mod license;
 mod process;
+mod tenant;
 
 use anyhow::Context;
 use ringside_config::{SiteConfig, resolve_conf_dir};
@@ -57,6 +58,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Conf(command) => conf::run(&coordinator(&cli.global)?, command).await,
         Command::Cluster(command) => cluster::run(command).await,
+        Command::Tenant(command) => tenant::run(&coordinator(&cli.global)?, command).await,
     }
 }
 

@@ -6,7 +6,7 @@ use axum::{
     extract::{Path, State},
     http::{HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
-    routing::{delete, get, post},
+    routing::{delete, get, post, put},
 };
 use ringside_api::{
     ClusterInfo, ErrorBody, PropertyPatch, PropertyView, WorkerHeartbeat, WorkerView,
@@ -14,6 +14,7 @@ use ringside_api::{
     job::{JobRequest, JobState, JobType, JobView},
     license::{ApplyLicense, LicenseStatus},
     lifecycle::{LifecycleStatus, LifecycleUpdate, RestartProgress, RestartRequest},
+    tenant::{TenantChange, TenantPolicy, TenantSet, TenantsView},
 };
 use serde::Deserialize;
 use utoipa::OpenApi;
@@ -24,6 +25,7 @@ use super::{
     license::ApplyError,
     lifecycle::LifecycleError,
     properties::PatchError,
+    tenants::TenantError,
 };
 use crate::membership::MembershipError;
 use ringside_license::LicenseError;
@@ -52,7 +54,11 @@ use ringside_license::LicenseError;
         apply_license,
         get_lifecycle,
         put_lifecycle,
-        restart_workers
+        restart_workers,
+        get_tenants,
+        get_tenant_set,
+        put_tenant,
+        delete_tenant
     ),
     components(schemas(
         JobRequest,
@@ -83,7 +89,13 @@ use ringside_license::LicenseError;
         ringside_api::lifecycle::RestartRequest,
         ringside_api::lifecycle::ProcessView,
         ringside_api::lifecycle::Phase,
-        ringside_api::lifecycle::Component
+        ringside_api::lifecycle::Component,
+        TenantPolicy,
+        TenantSet,
+        TenantsView,
+        TenantChange,
+        ringside_api::tenant::Evictor,
+        ringside_api::tenant::WorkerPush
     ))
 )]
 struct ApiDoc;
@@ -108,6 +120,9 @@ pub fn router(state: CoordinatorState) -> Router {
         .route("/license", get(get_license).put(apply_license))
         .route("/lifecycle", get(get_lifecycle).put(put_lifecycle))
         .route("/lifecycle/restart", post(restart_workers))
+        .route("/tenants", get(get_tenants))
+        .route("/tenants/set", get(get_tenant_set))
+        .route("/tenants/{name}", put(put_tenant).delete(delete_tenant))
         .route("/openapi.json", get(|| async { Json(openapi()) }))
         .fallback(route_not_found)
         .layer(axum::middleware::from_fn_with_state(
@@ -328,6 +343,78 @@ async fn restart_workers(
 ) -> Result<(StatusCode, Json<RestartProgress>), ApiError> {
     let progress = state.lifecycle.restart_workers(request).await?;
     Ok((StatusCode::ACCEPTED, Json(progress)))
+}
+
+impl From<TenantError> for ApiError {
+    fn from(error: TenantError) -> Self {
+        let message = error.to_string();
+        match error {
+            TenantError::Invalid(e) => ApiError::invalid_field(&e.field, e.message),
+            TenantError::UnknownTenant(_) => ApiError::not_found(message),
+            TenantError::Membership(e) => e.into(),
+            TenantError::Database(_) | TenantError::Corrupt { .. } => {
+                tracing::error!(%message, "tenant record failed");
+                ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", message)
+            }
+        }
+    }
+}
+
+/// The cluster's tenants with their cache policies, and per ONLINE worker
+/// the revision it enforces and the bytes each tenant holds there.
+#[utoipa::path(get, path = "/api/v1/tenants", responses(
+    (status = 200, body = TenantsView),
+    (status = 503, body = ErrorBody),
+))]
+async fn get_tenants(State(state): State<CoordinatorState>) -> Result<Json<TenantsView>, ApiError> {
+    Ok(Json(state.tenants.view().await?))
+}
+
+/// The tenant set and its revision alone, as workers fetch it to catch up
+/// on a push they missed.
+#[utoipa::path(get, path = "/api/v1/tenants/set", responses(
+    (status = 200, body = TenantSet),
+    (status = 503, body = ErrorBody),
+))]
+async fn get_tenant_set(
+    State(state): State<CoordinatorState>,
+) -> Result<Json<TenantSet>, ApiError> {
+    Ok(Json(state.tenants.set().await?))
+}
+
+/// Creates or replaces a tenant's cache policy and pushes the new set to
+/// every ONLINE worker; the answer says how each push went.
+#[utoipa::path(put, path = "/api/v1/tenants/{name}", request_body = TenantPolicy, responses(
+    (status = 200, body = TenantChange),
+    (status = 400, description = "A field breaks a rule, or the name differs from the path's", body = ErrorBody),
+))]
+async fn put_tenant(
+    State(state): State<CoordinatorState>,
+    Path(name): Path<String>,
+    ApiJson(policy): ApiJson<TenantPolicy>,
+) -> Result<Json<TenantChange>, ApiError> {
+    if policy.name != name {
+        return Err(ApiError::invalid_field(
+            "name",
+            format!(
+                "the body names tenant {:?} but the path {name:?}: expected the same name",
+                policy.name
+            ),
+        ));
+    }
+    Ok(Json(state.tenants.put(policy).await?))
+}
+
+/// Removes a tenant; its files fall back to the store's own eviction.
+#[utoipa::path(delete, path = "/api/v1/tenants/{name}", responses(
+    (status = 200, body = TenantChange),
+    (status = 404, body = ErrorBody),
+))]
+async fn delete_tenant(
+    State(state): State<CoordinatorState>,
+    Path(name): Path<String>,
+) -> Result<Json<TenantChange>, ApiError> {
+    Ok(Json(state.tenants.delete(&name).await?))
 }
 
 impl From<JobError> for ApiError {

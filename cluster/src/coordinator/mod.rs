@@ -8,6 +8,7 @@ pub mod license;
 pub mod lifecycle;
 mod metrics;
 pub mod properties;
+pub mod tenants;
 
 use std::{future::Future, net::SocketAddr};
 
@@ -41,6 +42,8 @@ pub enum CoordinatorError {
     License(#[from] license::LicenseStartError),
     #[error("lifecycle: {0}")]
     Lifecycle(#[from] lifecycle::LifecycleError),
+    #[error("cannot build the client tenant policies are pushed with: {0}")]
+    TenantClient(reqwest::Error),
     #[error("cannot listen on {addr}: {source}")]
     Bind {
         addr: String,
@@ -62,6 +65,7 @@ pub struct CoordinatorState {
     /// The configuration it runs with: the site file's plus pushed values.
     pub properties: properties::PropertyService,
     pub lifecycle: lifecycle::LifecycleService,
+    pub tenants: tenants::TenantService,
 }
 
 /// A coordinator bound to its port, ready to serve.
@@ -102,6 +106,8 @@ impl Coordinator {
             version: crate::VERSION.to_string(),
             started_at: Utc::now(),
         };
+        let tenants = tenants::TenantService::new(database.clone(), membership.clone())
+            .map_err(CoordinatorError::TenantClient)?;
         let lifecycle = lifecycle::LifecycleService::open(
             database,
             membership.clone(),
@@ -125,6 +131,7 @@ impl Coordinator {
                 license,
                 properties,
                 lifecycle,
+                tenants,
             },
             added_latency: std::time::Duration::ZERO,
         })

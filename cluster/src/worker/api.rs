@@ -35,6 +35,10 @@ pub fn router(ctx: WorkerContext) -> Router {
         .route("/list/{*path}", get(list))
         .route("/status", get(status))
         .route("/restart", post(restart))
+        .route(
+            "/tenants",
+            get(super::tenants::get).put(super::tenants::put),
+        )
         .route("/tasks/load", post(tasks::load))
         .route("/tasks/free", post(tasks::free))
         .route("/tasks/cached", post(tasks::cached))
@@ -262,5 +266,8 @@ async fn restart(State(ctx): State<WorkerContext>) -> (StatusCode, Json<serde_js
 
 async fn metrics(State(ctx): State<WorkerContext>) -> Response {
     ctx.reader.metrics.observe(&ctx.reader.store.stats());
+    ctx.reader
+        .metrics
+        .observe_tenants(&ctx.reader.store.tenant_stats());
     crate::metrics::render(&ctx.reader.metrics.registry)
 }

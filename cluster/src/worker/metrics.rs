@@ -1,10 +1,10 @@
 //! What a worker exports at `/metrics`: its reads, its UFS errors and its
 //! page store.
 
-use prometheus::{IntCounter, IntCounterVec, IntGauge, Registry};
-use ringside_pagestore::Stats;
+use prometheus::{IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Registry};
+use ringside_pagestore::{Stats, TenantStats};
 
-use crate::metrics::{HttpMetrics, counter, counter_vec, gauge, set_counter};
+use crate::metrics::{HttpMetrics, counter, counter_vec, gauge, gauge_vec, set_counter};
 
 #[derive(Clone)]
 pub struct WorkerMetrics {
@@ -20,6 +20,12 @@ pub struct WorkerMetrics {
     pages: IntGauge,
     evictions: IntCounter,
     checksum_failures: IntCounter,
+    expired_pages: IntCounter,
+    tenant_used: IntGaugeVec,
+    tenant_pages: IntGaugeVec,
+    tenant_quota: IntGaugeVec,
+    tenant_quota_evicted: IntCounterVec,
+    tenant_expired: IntCounterVec,
 }
 
 impl std::fmt::Debug for WorkerMetrics {
@@ -86,7 +92,72 @@ impl WorkerMetrics {
                 "ringside_worker_pagestore_checksum_failures_total",
                 "Pages whose checksum failed on read; dropped and refetched",
             ),
+            expired_pages: counter(
+                &r,
+                "ringside_worker_pagestore_expired_pages_total",
+                "Pages removed because they outlived their tenant's TTL",
+            ),
+            tenant_used: gauge_vec(
+                &r,
+                "ringside_worker_tenant_used_bytes",
+                "Bytes of cached pages of each tenant",
+                &["tenant"],
+            ),
+            tenant_pages: gauge_vec(
+                &r,
+                "ringside_worker_tenant_pages",
+                "Cached pages of each tenant",
+                &["tenant"],
+            ),
+            tenant_quota: gauge_vec(
+                &r,
+                "ringside_worker_tenant_quota_bytes",
+                "Quota of each tenant that has one",
+                &["tenant"],
+            ),
+            tenant_quota_evicted: counter_vec(
+                &r,
+                "ringside_worker_tenant_quota_evicted_bytes_total",
+                "Bytes of a tenant evicted because it was over its quota",
+                &["tenant"],
+            ),
+            tenant_expired: counter_vec(
+                &r,
+                "ringside_worker_tenant_expired_bytes_total",
+                "Bytes of a tenant removed because they outlived its TTL",
+                &["tenant"],
+            ),
             registry: r,
+        }
+    }
+
+    /// Mirrors each tenant's holdings; a removed tenant's series go away.
+    pub fn observe_tenants(&self, tenants: &[TenantStats]) {
+        let signed = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
+        for vec in [&self.tenant_used, &self.tenant_pages, &self.tenant_quota] {
+            vec.reset();
+        }
+        self.tenant_quota_evicted.reset();
+        self.tenant_expired.reset();
+        for t in tenants {
+            let name = [t.name.as_str()];
+            self.tenant_used
+                .with_label_values(&name)
+                .set(signed(t.used_bytes));
+            self.tenant_pages
+                .with_label_values(&name)
+                .set(signed(t.pages));
+            if let Some(quota) = t.quota_bytes {
+                self.tenant_quota
+                    .with_label_values(&name)
+                    .set(signed(quota));
+            }
+            self.tenant_quota_evicted
+                .with_label_values(&name)
+                .inc_by(t.quota_evicted_bytes_total);
+            self.tenant_expired
+                .with_label_values(&name)
+                .inc_by(t.expired_bytes_total);
         }
     }
 
@@ -98,5 +169,6 @@ impl WorkerMetrics {
         self.pages.set(signed(stats.pages));
         set_counter(&self.evictions, stats.evictions_total);
         set_counter(&self.checksum_failures, stats.checksum_failures_total);
+        set_counter(&self.expired_pages, stats.expired_pages_total);
     }
 }

@@ -8,6 +8,7 @@ mod metrics;
 mod read;
 mod s3;
 mod tasks;
+mod tenants;
 mod write_behind;
 
 use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
@@ -76,6 +77,8 @@ pub struct WorkerContext {
     pub started_at: chrono::DateTime<chrono::Utc>,
     /// Rung by `POST /api/v1/restart`: the worker drains and restarts.
     pub restart: Arc<tokio::sync::Notify>,
+    /// The tenant policy revision the page store enforces.
+    pub tenants: tenants::Applied,
 }
 
 /// Why a worker stopped serving.
@@ -151,6 +154,7 @@ impl Worker {
                 peers: reqwest::Client::new(),
                 started_at: chrono::Utc::now(),
                 restart: Arc::default(),
+                tenants: tenants::Applied::default(),
             },
             config: config.clone(),
             heartbeat: Arc::new(tokio::sync::watch::Sender::new(config.heartbeat_interval)),
@@ -194,6 +198,12 @@ impl Worker {
             address,
             s3_address,
         ));
+        let tenant_sync = tokio::spawn(tenants::sync_loop(
+            self.ctx.clone(),
+            self.config.coordinator_address.clone(),
+            self.config.tenant_sync_interval,
+        ));
+        let _stop_sync = AbortOnDrop(tenant_sync);
         let s3_source = s3::CacheSource {
             bucket: self.config.cluster_name.clone(),
             reader: self.ctx.reader.clone(),
@@ -232,6 +242,15 @@ impl Worker {
             .await
             .map(|_| Ending::Stopped)
             .map_err(WorkerError::Serve)
+    }
+}
+
+/// Aborts a background task when the worker stops serving.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 

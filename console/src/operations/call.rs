@@ -11,6 +11,7 @@ use ringside_api::{
     job::{JobRequest, JobState, JobType, JobView},
     lifecycle::{RestartProgress, RestartRequest},
     operation::{Action, Rollout},
+    tenant::{TenantChange, TenantPolicy},
 };
 use serde::Serialize;
 
@@ -30,6 +31,8 @@ pub enum Prepared {
     ApplyLicense { id: String, license: String },
     PushProperties(PropertyPatch),
     RollingRestart(RestartRequest),
+    SetTenantPolicy(TenantPolicy),
+    RemoveTenant(String),
 }
 
 impl Prepared {
@@ -58,6 +61,13 @@ impl Prepared {
                     max_unavailable: *max_unavailable,
                 })
             }
+            Action::SetTenantPolicy { policy } => Prepared::SetTenantPolicy(
+                policy
+                    .clone()
+                    .validate()
+                    .map_err(|e| format!("{}: {}", e.field, e.message))?,
+            ),
+            Action::RemoveTenant { name } => Prepared::RemoveTenant(name.clone()),
             Action::ApplyLicense { license_id } => Prepared::ApplyLicense {
                 id: license_id.clone(),
                 license: license.ok_or_else(|| {
@@ -266,7 +276,41 @@ async fn once(
                 status => Err(classify(status, error_message(response).await)),
             }
         }
+        Prepared::SetTenantPolicy(policy) => {
+            let path = format!("/tenants/{}", policy.name);
+            let response = send(remote, Method::PUT, &path, Some(policy), key, timeout).await?;
+            match response.status() {
+                status if status.is_success() => {
+                    let change: TenantChange = body(remote, response).await?;
+                    Ok(tenant_change(&policy.name, "set", &change))
+                }
+                status => Err(classify(status, error_message(response).await)),
+            }
+        }
+        Prepared::RemoveTenant(name) => {
+            let path = format!("/tenants/{name}");
+            let response = send::<()>(remote, Method::DELETE, &path, None, key, timeout).await?;
+            match response.status() {
+                status if status.is_success() => {
+                    let change: TenantChange = body(remote, response).await?;
+                    Ok(tenant_change(name, "removed", &change))
+                }
+                StatusCode::NOT_FOUND => Ok(format!("tenant {name} was not there")),
+                status => Err(classify(status, error_message(response).await)),
+            }
+        }
     }
+}
+
+/// What a tenant change did on one cluster: the revision, and how many of
+/// its workers took it at once (the rest catch up on their own).
+fn tenant_change(name: &str, what: &str, change: &TenantChange) -> String {
+    let reached = change.workers.iter().filter(|w| w.error.is_none()).count();
+    format!(
+        "tenant {name} {what} (revision {}), {reached} of {} workers have it",
+        change.revision,
+        change.workers.len()
+    )
 }
 
 fn api(path: &str) -> String {
