@@ -47,7 +47,8 @@ pub async fn run(coordinator: &Coordinator, command: TenantCommand) -> anyhow::R
             let (_, change): (_, TenantChange) = coordinator
                 .put_json(&format!("/tenants/{}", policy.name), &policy)
                 .await?;
-            report(&change, &format!("set tenant {}", policy.name))
+            report(&change, &format!("set tenant {}", policy.name));
+            Ok(())
         }
         TenantCommand::Rm { name } => {
             coordinator
@@ -81,7 +82,7 @@ fn human(bytes: u64) -> String {
 
 /// Says how the push to each worker went; a worker that missed it catches
 /// up within its sync interval, so that is a warning, not a failure.
-fn report(change: &TenantChange, what: &str) -> anyhow::Result<()> {
+fn report(change: &TenantChange, what: &str) {
     let reached = change.workers.iter().filter(|w| w.error.is_none()).count();
     println!(
         "{what} (revision {}): pushed to {reached} of {} ONLINE workers",
@@ -96,7 +97,6 @@ fn report(change: &TenantChange, what: &str) -> anyhow::Result<()> {
             missed.error.as_deref().unwrap_or_default()
         );
     }
-    Ok(())
 }
 
 fn print_view(view: &TenantsView) {
