@@ -77,9 +77,46 @@ def fetch_all(urls, concurrency):
     return time.perf_counter() - start
 
 
+# The console's API token for the benchmark's own calls, set by start_console.
+TOKEN = None
+
+
+def auth_headers():
+    return {"authorization": f"Bearer {TOKEN}"} if TOKEN else {}
+
+
+def start_console(bin_dir, port, work, log, env):
+    """Starts the console, logs in as its bootstrap admin and keeps an API
+    token in TOKEN for the calls (and wrk's page views) that follow."""
+    global TOKEN
+    password_file = f"{work}/console/bootstrap-password"
+    proc = subprocess.Popen(
+        [f"{bin_dir}/ringside-console", "--listen", f"127.0.0.1:{port}",
+         "--data-dir", f"{work}/console", "--poll-interval", "10s",
+         "--bootstrap-password-file", password_file],
+        stdout=log, stderr=log, env=env,
+    )
+    url = f"http://127.0.0.1:{port}"
+    wait_http(url + "/healthz")
+    password = open(password_file).read().strip()
+    login = urllib.request.urlopen(urllib.request.Request(
+        url + "/api/v1/auth/login", method="POST",
+        data=json.dumps({"username": "admin", "password": password}).encode(),
+        headers={"content-type": "application/json"}))
+    me = json.loads(login.read())
+    cookie = login.headers["set-cookie"].split(";")[0]
+    issued = urllib.request.urlopen(urllib.request.Request(
+        url + "/api/v1/tokens", method="POST",
+        data=json.dumps({"name": "bench", "scopes": ["read", "write"]}).encode(),
+        headers={"content-type": "application/json", "cookie": cookie, "x-csrf-token": me["csrf_token"]}))
+    TOKEN = json.loads(issued.read())["token"]
+    return proc
+
+
 def wrk_p99(url, seconds, connections=16):
+    header = ["-H", f"Authorization: Bearer {TOKEN}"] if TOKEN and "/healthz" not in url else []
     out = subprocess.run(
-        ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", url],
+        ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", *header, url],
         capture_output=True, text=True, check=True,
     ).stdout
     m = re.search(r"^\s+99%\s+([\d.]+)(us|ms|s)\s*$", out, re.M)
@@ -107,18 +144,13 @@ def main():
         console_url = f"http://127.0.0.1:{args.console_port}"
         env = dict(os.environ, RUST_LOG="info,sqlx=warn,ringside_console::poller=debug")
         log = open(f"{work}/console.log", "w")
-        console = subprocess.Popen(
-            [f"{args.bin_dir}/ringside-console", "--listen", f"127.0.0.1:{args.console_port}",
-             "--data-dir", f"{work}/console", "--poll-interval", "10s"],
-            stdout=log, stderr=log, env=env,
-        )
+        console = start_console(args.bin_dir, args.console_port, work, log, env)
         procs.append(console)
-        wait_http(console_url + "/healthz")
         for name, url in clusters:
             req = urllib.request.Request(
                 console_url + "/api/v1/clusters", method="POST",
                 data=json.dumps({"name": name, "coordinator_url": url}).encode(),
-                headers={"content-type": "application/json"},
+                headers={"content-type": "application/json", **auth_headers()},
             )
             urllib.request.urlopen(req).read()
 

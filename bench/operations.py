@@ -18,25 +18,24 @@ import concurrent.futures
 import json
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
 import time
 import urllib.request
 
-from fleet import start_simulator, stop, wait_http, wrk_p99  # bench/fleet.py, beside this script
+from fleet import auth_headers, start_console, start_simulator, stop, wrk_p99  # bench/fleet.py, beside this script
 
 
 def post(url, body):
     req = urllib.request.Request(url, method="POST", data=json.dumps(body).encode(),
-                                 headers={"content-type": "application/json"})
+                                 headers={"content-type": "application/json", **auth_headers()})
     with urllib.request.urlopen(req, timeout=30) as r:
         return json.loads(r.read() or b"null")
 
 
 def get(url):
-    with urllib.request.urlopen(url, timeout=30) as r:
+    with urllib.request.urlopen(urllib.request.Request(url, headers=auth_headers()), timeout=30) as r:
         return json.loads(r.read())
 
 
@@ -126,13 +125,9 @@ def main():
 
         console = f"http://127.0.0.1:{args.console_port}"
         log = open(f"{work}/console.log", "w")
-        proc = subprocess.Popen(
-            [f"{args.bin_dir}/ringside-console", "--listen", f"127.0.0.1:{args.console_port}",
-             "--data-dir", f"{work}/console", "--poll-interval", "10s"],
-            stdout=log, stderr=log, env=dict(os.environ, RUST_LOG="warn"),
-        )
+        proc = start_console(args.bin_dir, args.console_port, work, log,
+                             dict(os.environ, RUST_LOG="warn"))
         procs.append(proc)
-        wait_http(console + "/healthz")
         for name, url in clusters:
             post(console + "/api/v1/clusters", {"name": name, "coordinator_url": url})
         time.sleep(12)  # one poll round over the fleet first, as in steady state

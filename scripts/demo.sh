@@ -96,17 +96,26 @@ PROPS
   done
 done
 
+# The bootstrap admin's password goes to a file (mode 0600) that this
+# script reads to log in and register the clusters, and shows below.
+PASSWORD_FILE="$STATE/console/bootstrap-password"
 "$BIN_DIR/ringside-console" --listen "127.0.0.1:$CONSOLE_PORT" --data-dir "$STATE/console" \
+  --bootstrap-password-file "$PASSWORD_FILE" \
   > "$STATE/logs/console.log" 2>&1 &
 pids+=($!)
 CONSOLE="http://127.0.0.1:$CONSOLE_PORT"
 wait_healthy "$CONSOLE" console
+PASSWORD=$(cat "$PASSWORD_FILE")
+COOKIES="$STATE/console/demo-cookies"
+CSRF=$(curl -sS -c "$COOKIES" -X POST "$CONSOLE/api/v1/auth/login" -H 'content-type: application/json' \
+  -d "{\"username\":\"admin\",\"password\":\"$PASSWORD\"}" | sed -n 's/.*"csrf_token":"\([^"]*\)".*/\1/p')
+[ -n "$CSRF" ] || { echo "cannot log in to the console as admin" >&2; exit 1; }
 
 for spec in "${CLUSTERS[@]}"; do
   IFS=: read -r name port region <<<"$spec"
   wait_healthy "http://127.0.0.1:$port" "coordinator $name"
   status=$(curl -sS -o /dev/null -w '%{http_code}' -X POST "$CONSOLE/api/v1/clusters" \
-    -H 'content-type: application/json' \
+    -b "$COOKIES" -H "x-csrf-token: $CSRF" -H 'content-type: application/json' \
     -d "{\"name\":\"$name\",\"coordinator_url\":\"http://127.0.0.1:$port\",\"region\":\"$region\",\"labels\":{\"env\":\"demo\"}}")
   case $status in
     201) echo "registered $name (http://127.0.0.1:$port)" ;;
@@ -117,6 +126,7 @@ done
 
 echo
 echo "Ringside console: $CONSOLE"
+echo "log in as admin with password $PASSWORD (kept in $PASSWORD_FILE)"
 echo "three demo clusters are up, $WORKERS workers each; logs in $STATE/logs; Ctrl-C stops everything"
 echo "try: $BIN_DIR/ringside --conf $STATE/eu-west/conf info nodes"
 echo "     $BIN_DIR/ringside --conf $STATE/eu-west/conf fs ls /datasets/images-mini"

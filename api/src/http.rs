@@ -41,6 +41,21 @@ impl ApiError {
         Self::new(StatusCode::NOT_FOUND, "not_found", message)
     }
 
+    /// A 401: the request carries no credential, or one that does not
+    /// prove who it is from.
+    pub fn unauthenticated() -> Self {
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthenticated",
+            "authentication required: log in, or send Authorization: Bearer with an API token or an access token",
+        )
+    }
+
+    /// A 403: the caller is known and the policy does not allow this.
+    pub fn forbidden(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::FORBIDDEN, "forbidden", message)
+    }
+
     /// A 400 for input that broke a rule, naming the field.
     pub fn invalid_field(field: &str, message: impl Into<String>) -> Self {
         let message = message.into();

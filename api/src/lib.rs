@@ -3,6 +3,7 @@
 //! agrees on one definition. Everything here is plain data plus the pure
 //! validation rules for user input; no I/O, so it also compiles to WASM.
 
+pub mod access;
 pub mod audit;
 pub mod cluster;
 pub mod coordinator;
@@ -28,6 +29,10 @@ pub use cluster::{
 pub use coordinator::{ClusterInfo, PropertyPatch, PropertyView};
 pub use error::{ErrorBody, ErrorDetail};
 pub use worker::{WorkerHeartbeat, WorkerState, WorkerView};
+
+/// The header naming the end user the console acts for, next to a
+/// cluster's access token on a control call.
+pub const ACTING_FOR_HEADER: &str = "x-ringside-acting-for";
 
 /// Prefix of every versioned HTTP API route.
 pub const API_PREFIX: &str = "/api/v1";

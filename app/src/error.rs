@@ -14,6 +14,12 @@ pub enum UiError {
     Field { field: String, message: String },
     #[error("{0}")]
     NotFound(String),
+    /// Not logged in, or the session has ended.
+    #[error("{0}")]
+    Unauthenticated(String),
+    /// The policy does not allow it.
+    #[error("{0}")]
+    Forbidden(String),
     /// Anything else: the console could not do what was asked.
     #[error("{0}")]
     Server(String),
@@ -49,6 +55,7 @@ impl From<ringside_console::ConsoleError> for UiError {
             ConsoleError::NotFound(_)
             | ConsoleError::NoOperation(_)
             | ConsoleError::NoLicense(_)
+            | ConsoleError::NoToken(_)
             | ConsoleError::NoTarget { .. } => UiError::NotFound(error.to_string()),
             ConsoleError::OperationFinished { .. } => UiError::Field {
                 field: "operation".to_string(),
@@ -60,4 +67,23 @@ impl From<ringside_console::ConsoleError> for UiError {
             }
         }
     }
+}
+
+/// How the console's gateway refuses a server function call: the status,
+/// and the error in the encoding the browser's server function client
+/// decodes.
+#[cfg(feature = "ssr")]
+pub fn server_fn_denial(status: http::StatusCode, message: String) -> axum::response::Response {
+    let error = if status == http::StatusCode::UNAUTHORIZED {
+        UiError::Unauthenticated(message)
+    } else {
+        UiError::Forbidden(message)
+    };
+    let mut response = axum::response::Response::new(axum::body::Body::from(error.ser()));
+    *response.status_mut() = status;
+    response.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("application/json"),
+    );
+    response
 }

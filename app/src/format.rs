@@ -65,6 +65,15 @@ pub fn license(status: Option<&ringside_api::license::LicenseStatus>) -> String 
     }
 }
 
+/// `a, b,,c` as `["a", "b", "c"]`: a list typed into one field.
+pub fn comma_list(text: &str) -> Vec<String> {
+    text.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

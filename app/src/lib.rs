@@ -9,6 +9,9 @@ pub mod format;
 pub mod pages;
 pub mod server;
 
+#[cfg(feature = "ssr")]
+pub use error::server_fn_denial;
+
 use leptos::prelude::*;
 use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
 use leptos_router::{
@@ -23,8 +26,12 @@ use crate::pages::{
     drift::DriftPage,
     fleet::FleetPage,
     licenses::LicensesPage,
+    login::LoginPage,
     not_found::NotFound,
     operations::{OperationPage, OperationsPage},
+    policy::PolicyPage,
+    tenants::TenantsPage,
+    tokens::TokensPage,
 };
 
 /// The HTML document around the app, rendered on the server.
@@ -67,7 +74,10 @@ pub fn App() -> impl IntoView {
                         <A href="/operations" attr:class="text-sm text-slate-300 hover:text-white">"Operations"</A>
                         <A href="/licenses" attr:class="text-sm text-slate-300 hover:text-white">"Licenses"</A>
                         <A href="/drift" attr:class="text-sm text-slate-300 hover:text-white">"Config drift"</A>
+                        <A href="/tenants" attr:class="text-sm text-slate-300 hover:text-white">"Tenants"</A>
                         <A href="/audit" attr:class="text-sm text-slate-300 hover:text-white">"Audit trail"</A>
+                        <A href="/policy" attr:class="text-sm text-slate-300 hover:text-white">"Policy"</A>
+                        <UserMenu/>
                     </nav>
                 </header>
                 <main class="mx-auto max-w-7xl px-6 py-6">
@@ -78,10 +88,43 @@ pub fn App() -> impl IntoView {
                         <Route path=path!("/licenses") view=LicensesPage/>
                         <Route path=path!("/drift") view=DriftPage/>
                         <Route path=path!("/audit") view=AuditTrailPage/>
+                        <Route path=path!("/tenants") view=TenantsPage/>
+                        <Route path=path!("/policy") view=PolicyPage/>
+                        <Route path=path!("/tokens") view=TokensPage/>
+                        <Route path=path!("/login") view=LoginPage/>
                         <Route path=path!("/clusters/:name") view=ClusterPage ssr=SsrMode::Async/>
                     </Routes>
                 </main>
             </div>
         </Router>
+    }
+}
+
+/// Who is logged in, and the way out: a plain form, so logging out works
+/// without the WASM bundle too.
+#[component]
+fn UserMenu() -> impl IntoView {
+    let me = Resource::new(|| (), |_| crate::server::access::whoami());
+    view! {
+        <div class="ml-auto flex items-center gap-3 text-sm">
+            <Suspense fallback=|| ()>
+                {move || Suspend::new(async move {
+                    me.await.ok().map(|me| {
+                        let roles = if me.roles.is_empty() { "no role".to_string() } else { me.roles.join(", ") };
+                        view! {
+                            <A href="/tokens" attr:class="text-slate-300 hover:text-white">"API tokens"</A>
+                            <span class="text-slate-300" data-testid="whoami" data-user=me.user.clone()>
+                                {format!("{} ({roles})", me.display_name)}
+                            </span>
+                            <form method="post" action="/api/v1/auth/logout">
+                                <button type="submit" data-testid="logout" class="rounded border border-slate-600 px-2 py-0.5 text-xs text-slate-200 hover:bg-slate-800">
+                                    "Log out"
+                                </button>
+                            </form>
+                        }
+                    })
+                })}
+            </Suspense>
+        </div>
     }
 }

@@ -10,6 +10,7 @@ use ringside_api::{
 
 use crate::error::UiError;
 
+pub mod access;
 pub mod licenses;
 pub mod operations;
 
@@ -24,23 +25,23 @@ fn state() -> Result<ringside_console::AppState, UiError> {
 #[cfg(feature = "ssr")]
 fn actor() -> Result<ringside_console::Actor, UiError> {
     use_context::<http::request::Parts>()
-        .map(|parts| ringside_console::Actor::from_request(&parts))
-        .ok_or_else(|| UiError::Server("no request to act for".into()))
+        .and_then(|parts| ringside_console::Actor::from_request(&parts))
+        .ok_or_else(|| UiError::Unauthenticated("not logged in".into()))
 }
 
-#[server]
+#[server(endpoint = "ui/list_clusters")]
 pub async fn list_clusters() -> Result<Vec<ClusterView>, UiError> {
     Ok(state()?.list_clusters().await?)
 }
 
 /// Config drift against `baseline`, over every other cluster.
-#[server]
+#[server(endpoint = "ui/config_drift")]
 pub async fn config_drift(baseline: String) -> Result<ringside_api::drift::DriftReport, UiError> {
     Ok(state()?.drift(&baseline, None).await?)
 }
 
 /// One page of the fleet table, filtered and sorted on the server.
-#[server]
+#[server(endpoint = "ui/fleet_page")]
 pub async fn fleet_page(
     query: crate::fleet_query::FleetQuery,
 ) -> Result<crate::fleet_query::FleetPage, UiError> {
@@ -48,23 +49,23 @@ pub async fn fleet_page(
 }
 
 /// A cluster's properties, read from its coordinator now.
-#[server]
+#[server(endpoint = "ui/cluster_properties")]
 pub async fn cluster_properties(name: String) -> Result<Vec<ringside_api::PropertyView>, UiError> {
     Ok(state()?.cluster_properties(&name).await?)
 }
 
-#[server]
+#[server(endpoint = "ui/get_cluster")]
 pub async fn get_cluster(name: String) -> Result<ClusterDetail, UiError> {
     Ok(state()?.cluster_detail(&name).await?)
 }
 
 /// Removes the cluster's OFFLINE member entries (ring bloat); the ids removed.
-#[server]
+#[server(endpoint = "ui/remove_stale_workers")]
 pub async fn remove_stale_workers(name: String) -> Result<Vec<String>, UiError> {
     Ok(state()?.remove_stale_workers(&actor()?, &name).await?)
 }
 
-#[server]
+#[server(endpoint = "ui/register_cluster")]
 pub async fn register_cluster(
     name: String,
     coordinator_url: String,
@@ -93,7 +94,7 @@ pub async fn register_cluster(
 }
 
 /// A page of the audit trail, newest first.
-#[server]
+#[server(endpoint = "ui/search_audit")]
 pub async fn search_audit(
     // Blank filters send no field at all.
     #[server(default)] query: AuditQuery,
@@ -109,7 +110,7 @@ pub async fn search_audit(
 
 /// A chart of the cluster's history (the fleet's when `cluster` is none),
 /// drawn as SVG.
-#[server]
+#[server(endpoint = "ui/chart")]
 pub async fn chart(
     cluster: Option<String>,
     metric: ChartMetric,

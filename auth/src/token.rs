@@ -16,7 +16,8 @@ use crate::random;
 use crate::secret::SecretString;
 use crate::session::constant_time_eq;
 
-const PREFIX: &str = "rst_";
+/// What every console API token starts with.
+pub const PREFIX: &str = "rst_";
 /// 16 symbols of 5 bits: 80 bits, plenty to keep ids unique.
 const ID_LEN: usize = 16;
 /// 52 symbols of 5 bits: 260 bits.

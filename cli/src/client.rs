@@ -26,7 +26,10 @@ impl Coordinator {
         let base = flag.map_or(client.coordinator_address.clone(), str::to_string);
         let base = ringside_api::cluster::normalize_url(&base)
             .map_err(|e| anyhow!("invalid coordinator address: {}", e.message))?;
+        // The cluster token, when the site names one: control calls need it.
+        let headers = ringside_cluster::security::client_headers(&client.security)?;
         let http = reqwest::Client::builder()
+            .default_headers(headers)
             .timeout(client.request_timeout)
             .build()
             .context("building the HTTP client")?;

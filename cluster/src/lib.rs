@@ -8,6 +8,7 @@ pub mod membership;
 pub mod metastore;
 pub mod metrics;
 pub mod pacing;
+pub mod security;
 pub mod simulator;
 pub mod worker;
 

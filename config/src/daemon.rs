@@ -110,6 +110,39 @@ pub struct CoordinatorConfig {
     pub license_verification_key: Option<String>,
     /// How long an expired license keeps working before new jobs are refused.
     pub license_grace_period: Duration,
+    /// Who may make control calls.
+    pub security: SecurityConfig,
+}
+
+/// Who may make control calls (anything but reads) to a cluster's
+/// processes. With neither set, control calls are not authenticated.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct SecurityConfig {
+    /// The cluster's shared secret, sent by workers and the CLI.
+    pub cluster_token_file: Option<PathBuf>,
+    /// The console's JWKS, for calls the console signs (coordinator only).
+    pub console_jwks_url: Option<String>,
+    /// The issuer of those calls.
+    pub console_issuer: Option<String>,
+}
+
+impl SecurityConfig {
+    fn from_site(site: &SiteConfig) -> SecurityConfig {
+        let console_jwks_url: Option<String> =
+            site.get(keys::COORDINATOR_SECURITY_CONSOLE_JWKS_URL);
+        let console_issuer = site
+            .get::<Option<String>>(keys::COORDINATOR_SECURITY_CONSOLE_ISSUER)
+            .or_else(|| {
+                console_jwks_url
+                    .as_deref()
+                    .map(|url| url.trim_end_matches("/api/v1/jwks.json").to_string())
+            });
+        SecurityConfig {
+            cluster_token_file: site.get(keys::SECURITY_CLUSTER_TOKEN_FILE),
+            console_jwks_url,
+            console_issuer,
+        }
+    }
 }
 
 /// Everything a worker daemon needs.
@@ -146,6 +179,8 @@ pub struct WorkerConfig {
     pub tenant_sync_interval: Duration,
     /// The under file system it reads misses from.
     pub ufs: UfsConfig,
+    /// The cluster token it sends and checks.
+    pub security: SecurityConfig,
 }
 
 /// Everything a client (CLI, SDK) needs.
@@ -162,6 +197,8 @@ pub struct ClientConfig {
     pub ufs: UfsConfig,
     /// How long to wait for an answer.
     pub request_timeout: Duration,
+    /// The cluster token it sends.
+    pub security: SecurityConfig,
 }
 
 impl RingConfig {
@@ -251,6 +288,7 @@ impl CoordinatorConfig {
             license: site.get(keys::LICENSE),
             license_verification_key: site.get(keys::LICENSE_VERIFICATION_KEY),
             license_grace_period: site.get(keys::LICENSE_GRACE_PERIOD),
+            security: SecurityConfig::from_site(site),
         }
     }
 }
@@ -272,6 +310,7 @@ impl WorkerConfig {
             etcd_endpoints: site.get(keys::ETCD_ENDPOINTS),
             coordinator_address: site.get(keys::COORDINATOR_ADDRESS),
             tenant_sync_interval: site.get(keys::WORKER_TENANT_SYNC_INTERVAL),
+            security: SecurityConfig::from_site(site),
             ufs: UfsConfig::from_site(site),
         }
     }
@@ -286,6 +325,7 @@ impl ClientConfig {
             ufs_fallback: site.get(keys::USER_UFS_FALLBACK_ENABLED),
             ufs: UfsConfig::from_site(site),
             request_timeout: site.get(keys::USER_REQUEST_TIMEOUT),
+            security: SecurityConfig::from_site(site),
         }
     }
 }

@@ -32,8 +32,8 @@ use std::ffi::OsString;
 use std::path::PathBuf;
 
 pub use daemon::{
-    ClientConfig, CoordinatorConfig, JobConfig, PageStoreConfig, RingConfig, UfsConfig,
-    WorkerConfig,
+    ClientConfig, CoordinatorConfig, JobConfig, PageStoreConfig, RingConfig, SecurityConfig,
+    UfsConfig, WorkerConfig,
 };
 pub use error::{ConfigError, Conflict};
 pub use properties::{RawProperty, parse_properties};

@@ -401,6 +401,24 @@ schema! {
         description: "How long finished jobs stay listed before they are cleaned up",
     }
 
+    SECURITY_CLUSTER_TOKEN_FILE: Option<PathBuf> = "ringside.security.cluster.token.file" {
+        kind: PropertyType::Optional(&PropertyType::Path),
+        default: "",
+        dynamic: false,
+        description: "File holding the cluster's shared secret: once set on every process of the cluster, control calls (anything but reads) to the coordinator and workers must carry it as a bearer token or come signed by the console",
+    }
+    COORDINATOR_SECURITY_CONSOLE_JWKS_URL: Option<String> = "ringside.coordinator.security.console.jwks.url" {
+        kind: PropertyType::Optional(&PropertyType::Url),
+        default: "",
+        dynamic: false,
+        description: "The console's key set (https://CONSOLE/api/v1/jwks.json): control calls signed by that console for this cluster are accepted, and logged with the user it acts for",
+    }
+    COORDINATOR_SECURITY_CONSOLE_ISSUER: Option<String> = "ringside.coordinator.security.console.issuer" {
+        kind: PropertyType::Optional(&PropertyType::String),
+        default: "",
+        dynamic: false,
+        description: "The console's public URL, the issuer of the tokens it signs; defaults to the JWKS URL without /api/v1/jwks.json",
+    }
     LICENSE: Option<String> = "ringside.license" {
         kind: PropertyType::Optional(&PropertyType::String),
         default: "",

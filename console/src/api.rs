@@ -18,7 +18,9 @@ use utoipa::OpenApi;
 use crate::{Actor, AppState, ConsoleError, audit::Record};
 use audit::audit_refused;
 
+mod access;
 mod audit;
+pub mod auth;
 mod licenses;
 mod operations;
 
@@ -75,6 +77,8 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     doc.merge(audit::AuditDoc::openapi());
     doc.merge(operations::OperationsDoc::openapi());
     doc.merge(licenses::LicensesDoc::openapi());
+    doc.merge(auth::AuthDoc::openapi());
+    doc.merge(access::AccessDoc::openapi());
     doc
 }
 
@@ -98,6 +102,8 @@ pub fn router() -> Router<AppState> {
             .merge(audit::router())
             .merge(operations::router())
             .merge(licenses::router())
+            .merge(auth::router())
+            .merge(access::router())
             .route("/openapi.json", get(|| async { Json(openapi()) }))
             .fallback(route_not_found),
     )
@@ -124,6 +130,7 @@ impl From<&ConsoleError> for ApiError {
             ConsoleError::NotFound(_)
             | ConsoleError::NoOperation(_)
             | ConsoleError::NoLicense(_)
+            | ConsoleError::NoToken(_)
             | ConsoleError::NoTarget { .. } => ApiError::not_found(error.to_string()),
             ConsoleError::OperationFinished { .. } => ApiError::new(
                 StatusCode::CONFLICT,
@@ -133,7 +140,14 @@ impl From<&ConsoleError> for ApiError {
             ConsoleError::Unreachable { .. } => {
                 ApiError::new(StatusCode::BAD_GATEWAY, "unreachable", error.to_string())
             }
+            ConsoleError::Identity(refusal) if refusal.is_refusal() => ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "unauthenticated",
+                error.to_string(),
+            ),
             ConsoleError::Store(_)
+            | ConsoleError::Identity(_)
+            | ConsoleError::Policy(_)
             | ConsoleError::Secret(_)
             | ConsoleError::History(_)
             | ConsoleError::Chart(_)

@@ -20,6 +20,8 @@ pub enum ConsoleError {
     Unreachable { cluster: String, error: String },
     #[error("no license with id {0} is uploaded")]
     NoLicense(String),
+    #[error("no api token with id {0} of yours")]
+    NoToken(String),
     #[error("no operation with id {0}")]
     NoOperation(String),
     #[error("operation {id} has no target {cluster:?}")]
@@ -37,6 +39,10 @@ pub enum ConsoleError {
     History(#[from] HistoryError),
     #[error("cannot draw the chart: {0}")]
     Chart(ringside_charts::ChartError),
+    #[error(transparent)]
+    Identity(#[from] crate::identity::IdentityError),
+    #[error("the authorization policy: {0}")]
+    Policy(#[from] ringside_policy::PolicyError),
     #[error("cannot create the data directory {path}: {source}")]
     DataDir {
         path: String,

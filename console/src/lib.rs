@@ -9,8 +9,10 @@ pub mod audit;
 pub mod charts;
 pub mod config;
 pub mod error;
+pub mod gateway;
 pub mod health;
 pub mod history;
+pub mod identity;
 pub mod licenses;
 pub mod operations;
 pub mod poller;
@@ -19,6 +21,7 @@ pub mod scrape;
 pub mod secrets;
 pub mod state;
 pub mod store;
+pub mod tenants;
 
 pub use actor::Actor;
 pub use config::ConsoleConfig;

@@ -6,7 +6,7 @@ use std::{collections::HashMap, time::Duration};
 
 use serde::de::DeserializeOwned;
 
-use crate::{secrets::SecretKey, store::StoredCluster};
+use crate::{identity::IdentityService, secrets::SecretKey, store::StoredCluster};
 
 /// HTTP clients by cluster: clusters with a private CA get their own, built
 /// once per certificate.
@@ -60,6 +60,8 @@ pub struct Remote {
     base: String,
     token: Option<String>,
     client: Result<reqwest::Client, String>,
+    /// The user the console calls for, and how it signs for them.
+    acting_for: Option<(IdentityService, String)>,
 }
 
 impl Remote {
@@ -84,7 +86,17 @@ impl Remote {
             base: stored.cluster.coordinator_url,
             name,
             token,
+            acting_for: None,
         }
+    }
+
+    /// The same coordinator, called on behalf of `user`: each request then
+    /// carries the cluster's access token and names the user, or, for a
+    /// cluster without one, a console-signed token for this cluster naming
+    /// the user, which the coordinator verifies against the console's JWKS.
+    pub fn acting_for(mut self, identity: &IdentityService, user: &str) -> Remote {
+        self.acting_for = Some((identity.clone(), user.to_string()));
+        self
     }
 
     /// A request to `path` (under the API prefix when it starts with it,
@@ -96,8 +108,21 @@ impl Remote {
     ) -> Result<reqwest::RequestBuilder, String> {
         let client = self.client.as_ref().map_err(String::clone)?;
         let mut request = client.request(method, self.url(path));
-        if let Some(token) = &self.token {
-            request = request.bearer_auth(token);
+        match (&self.token, &self.acting_for) {
+            (Some(token), acting_for) => {
+                request = request.bearer_auth(token);
+                if let Some((_, user)) = acting_for {
+                    request = request.header(ringside_api::ACTING_FOR_HEADER, user);
+                }
+            }
+            (None, Some((identity, user))) => {
+                let signed = identity
+                    .signer()
+                    .sign(&self.name, user, &[])
+                    .map_err(|e| format!("cannot sign the call for {user}: {e}"))?;
+                request = request.bearer_auth(signed.expose());
+            }
+            (None, None) => {}
         }
         Ok(request)
     }

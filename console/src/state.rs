@@ -15,9 +15,12 @@ use ringside_api::{
 };
 use ringside_ring::{Preview, Ring, RingChange, preview};
 
+use ringside_policy::PolicyEngine;
+
 use crate::{
     Actor, ConsoleConfig, ConsoleError,
     audit::{self, AuditLog, Record},
+    identity::IdentityService,
     operations::Operations,
     poller::{self, FleetStatus},
     remote::{Clients, Remote},
@@ -33,6 +36,10 @@ pub struct AppState {
     pub audit: AuditLog,
     /// The fan-out engine: bulk actions on many clusters.
     pub operations: Operations,
+    /// Logins, sessions and tokens.
+    pub identity: IdentityService,
+    /// The Rego policy every request is authorized by.
+    pub policy: Arc<PolicyEngine>,
     key: SecretKey,
     registry: Registry,
     /// How long one request to a coordinator may take.
@@ -134,6 +141,8 @@ impl AppState {
         }
         let key = SecretKey::load_or_create(&config.secret_key_file())?;
         let store = Store::open(&config.database_url()).await?;
+        let policy = Arc::new(PolicyEngine::new(&config.policy())?);
+        let identity = IdentityService::start(config, store.clone()).await?;
         let fleet = FleetStatus::default();
         tokio::spawn(poller::run(
             store.clone(),
@@ -142,13 +151,15 @@ impl AppState {
             config.poller(),
         ));
         let audit = AuditLog::new(store.clone());
-        let operations = Operations::new(store.clone(), key.clone());
+        let operations = Operations::new(store.clone(), key.clone(), identity.clone());
         operations.resume().await?;
         Ok(AppState {
             store,
             fleet,
             audit,
             operations,
+            identity,
+            policy,
             key,
             registry: Registry::default(),
             timeout: config.poll_timeout,
@@ -314,6 +325,18 @@ impl AppState {
         })
     }
 
+    /// A handle on every registered cluster's coordinator.
+    pub async fn remotes(&self) -> Result<Vec<Remote>, ConsoleError> {
+        let mut clients = Clients::default();
+        Ok(self
+            .store
+            .list_clusters()
+            .await?
+            .into_iter()
+            .map(|c| Remote::new(c, &self.key, &mut clients, self.timeout))
+            .collect())
+    }
+
     /// Registers a cluster as `actor`, audited as `cluster.register`
     /// whether it succeeds or is refused.
     pub async fn register_cluster(
@@ -411,7 +434,7 @@ impl AppState {
         actor: &Actor,
         name: &str,
     ) -> Result<Vec<String>, ConsoleError> {
-        let outcome = self.remove_stale(name).await;
+        let outcome = self.remove_stale(actor, name).await;
         let record = Record::new(actor, action::CLUSTER_REMOVE_STALE_WORKERS).target(name);
         let record = match &outcome {
             Ok(ids) => record.detail(serde_json::json!({ "workers": ids })),
@@ -421,7 +444,7 @@ impl AppState {
         outcome
     }
 
-    async fn remove_stale(&self, name: &str) -> Result<Vec<String>, ConsoleError> {
+    async fn remove_stale(&self, actor: &Actor, name: &str) -> Result<Vec<String>, ConsoleError> {
         let stored = self
             .store
             .get_cluster(name)
@@ -431,7 +454,8 @@ impl AppState {
             cluster: name.to_string(),
             error,
         };
-        let remote = Remote::new(stored, &self.key, &mut Clients::default(), self.timeout);
+        let remote = Remote::new(stored, &self.key, &mut Clients::default(), self.timeout)
+            .acting_for(&self.identity, actor.name());
         let members: Vec<WorkerView> = remote.json("/workers").await.map_err(unreachable)?;
         let mut removed = Vec::new();
         for member in members.iter().filter(|m| m.state == WorkerState::Offline) {
@@ -502,7 +526,7 @@ impl AppState {
     }
 
     /// Records a finished entry, logging (not answering) a failure.
-    async fn keep_record(&self, record: Record) {
+    pub(crate) async fn keep_record(&self, record: Record) {
         if let Err(error) = self.audit.record(record.clone()).await {
             tracing::error!(
                 %error,

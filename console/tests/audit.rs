@@ -41,7 +41,7 @@ async fn ids(log: &AuditLog, filter: AuditFilter) -> anyhow::Result<Vec<i64>> {
 
 async fn exercise(store: &Store) -> anyhow::Result<()> {
     let log = AuditLog::new(store.clone());
-    let admin = Actor::local_admin();
+    let admin = Actor::named("admin");
     let alice = Actor::named("alice@example.com");
     assert!(all(&log, AuditFilter::default()).await?.is_empty());
 
@@ -172,7 +172,7 @@ async fn exercise(store: &Store) -> anyhow::Result<()> {
             "text searches the actor",
         ),
         (
-            f(|f| f.actor = Some("local-admin".into())),
+            f(|f| f.actor = Some("admin".into())),
             vec![remove.id, refused.id, register.id],
             "actor",
         ),

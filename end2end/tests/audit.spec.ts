@@ -1,6 +1,6 @@
 import { readFileSync } from "node:fs";
 import { expect, test } from "@playwright/test";
-import { Daemon, startConsole, workDir } from "./harness";
+import { Daemon, logIn, startConsole, workDir } from "./harness";
 
 let console_: Daemon;
 
@@ -13,6 +13,7 @@ test.afterEach(async () => {
 });
 
 test("the audit page lists registrations made in the browser, refused ones with why, and exports what it shows", async ({ page }) => {
+  await logIn(page, console_);
   await page.goto(console_.url);
   await expect(page.locator("[data-hydrated=true]")).toBeAttached();
   const form = page.getByTestId("register-form");
@@ -27,10 +28,15 @@ test("the audit page lists registrations made in the browser, refused ones with 
   await page.getByRole("link", { name: "Audit trail" }).click();
   await expect(page).toHaveURL(/\/audit$/);
   const rows = page.getByTestId("audit-row");
-  await expect(rows).toHaveCount(2);
+  // Newest first: the two registrations, then this browser's login and the
+  // harness's own login and API token.
+  await expect(rows).toHaveCount(5);
+  await expect(rows.getByTestId("audit-row-action")).toHaveText([
+    "cluster.register", "cluster.register", "auth.login", "token.issue", "auth.login",
+  ]);
   const ok = rows.nth(0);
   await expect(ok.getByTestId("audit-row-action")).toHaveText("cluster.register");
-  await expect(ok.getByTestId("audit-row-actor")).toHaveText("local-admin");
+  await expect(ok.getByTestId("audit-row-actor")).toHaveText("admin");
   await expect(ok.getByTestId("audit-row-targets")).toHaveText("e2e-audit");
   await expect(ok.getByTestId("audit-row-result")).toContainText("ok");
   const refused = rows.nth(1);

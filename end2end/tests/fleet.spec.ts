@@ -1,5 +1,5 @@
 import { expect, test } from "@playwright/test";
-import { Daemon, startConsole, startCoordinator, startWorker, workDir } from "./harness";
+import { Daemon, logIn, startConsole, startCoordinator, startWorker, workDir } from "./harness";
 
 let dir: string;
 let console_: Daemon;
@@ -19,6 +19,7 @@ test.afterEach(async () => {
 const row = (page, name: string) => page.locator(`[data-testid=cluster-row][data-cluster=${name}]`);
 
 test("fleet and cluster pages over real clusters: health, filter, sort, charts, workers, ring", async ({ page }, testInfo) => {
+  await logIn(page, console_);
   const alpha = await startCoordinator("e2e-alpha", dir);
   const port = Number(new URL(alpha.url).port);
   const worker = await startWorker("e2e-alpha", alpha, "w1", dir);
@@ -51,7 +52,7 @@ test("fleet and cluster pages over real clusters: health, filter, sort, charts, 
   await expect(page.getByTestId("error-name")).toContainText("already registered");
 
   // A coordinator without workers is degraded, and says why.
-  const registered = await fetch(`${console_.url}/api/v1/clusters`, {
+  const registered = await console_.fetch(`${console_.url}/api/v1/clusters`, {
     method: "POST",
     headers: { "content-type": "application/json" },
     body: JSON.stringify({ name: "e2e-beta", coordinator_url: beta.url, region: "us-east-1", labels: { env: "dev" } }),
@@ -98,7 +99,7 @@ test("fleet and cluster pages over real clusters: health, filter, sort, charts, 
   // The ring preview, computed in the browser, matches the console's own
   // computation with the same ring code on the server.
   const previewed = async (change: object) => {
-    const res = await fetch(`${console_.url}/api/v1/clusters/e2e-alpha/ring-preview`, {
+    const res = await console_.fetch(`${console_.url}/api/v1/clusters/e2e-alpha/ring-preview`, {
       method: "POST",
       headers: { "content-type": "application/json" },
       body: JSON.stringify(change),
@@ -140,6 +141,7 @@ test("fleet and cluster pages over real clusters: health, filter, sort, charts, 
 });
 
 test("an unknown cluster page is a 404, malformed filters a notice", async ({ page }) => {
+  await logIn(page, console_);
   const response = await page.goto(`${console_.url}/clusters/does-not-exist`);
   expect(response?.status()).toBe(404);
   await expect(page.getByRole("heading", { name: "Not found" })).toBeVisible();

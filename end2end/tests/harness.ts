@@ -1,10 +1,11 @@
 // Starts the real binaries for a browser test: processes on free loopback
 // ports, each with its own temporary directory, stopped when the test ends.
 import { ChildProcess, execFileSync, spawn } from "node:child_process";
-import { mkdirSync, mkdtempSync, openSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import type { Page } from "@playwright/test";
 
 const root = resolve(__dirname, "..", "..");
 export const binDir =
@@ -24,11 +25,23 @@ export function freePort(): Promise<number> {
 }
 
 export class Daemon {
+  // The console's bootstrap admin password, read from its password file.
+  password?: string;
+  // An API token of the bootstrap admin's, for the tests' own REST calls.
+  token?: string;
+
   constructor(
     readonly name: string,
     readonly url: string,
     private child: ChildProcess,
   ) {}
+
+  // fetch() with this daemon's API token.
+  fetch(url: string, init: RequestInit = {}): Promise<Response> {
+    const headers = new Headers(init.headers);
+    if (this.token) headers.set("authorization", `Bearer ${this.token}`);
+    return fetch(url, { ...init, headers });
+  }
 
   async stop(): Promise<void> {
     if (this.child.exitCode !== null || this.child.signalCode !== null) return;
@@ -98,7 +111,7 @@ export async function startCoordinator(name: string, dir: string, port?: number,
   );
 }
 
-export async function startWorker(cluster: string, coordinator: Daemon, worker: string, dir: string): Promise<Daemon> {
+export async function startWorker(cluster: string, coordinator: Daemon, worker: string, dir: string, sets: string[] = []): Promise<Daemon> {
   const port = await freePort();
   const s3 = await freePort();
   const home = join(dir, cluster, worker);
@@ -112,6 +125,7 @@ export async function startWorker(cluster: string, coordinator: Daemon, worker: 
       "--set", `ringside.worker.s3.port=${s3}`,
       "--set", `ringside.worker.pagestore.dir=${join(home, "pages")}`,
       "--set", `ringside.worker.identity.uuid.file.path=${join(home, "identity")}`,
+      ...sets.flatMap((set) => ["--set", set]),
       "process", "start", "worker",
     ],
     `http://127.0.0.1:${port}`,
@@ -119,9 +133,12 @@ export async function startWorker(cluster: string, coordinator: Daemon, worker: 
   );
 }
 
-export async function startConsole(dir: string, pollInterval = "1s"): Promise<Daemon> {
-  const port = await freePort();
-  return startDaemon(
+// A console; `extra` are more command-line arguments. Its bootstrap admin
+// password goes to a file (not the log), read back into `password`.
+export async function startConsole(dir: string, pollInterval = "1s", extra: string[] = [], port?: number): Promise<Daemon> {
+  port ??= await freePort();
+  const passwordFile = join(dir, "console", "bootstrap-password");
+  const console_ = await startDaemon(
     "console",
     join(binDir, "ringside-console"),
     [
@@ -130,8 +147,75 @@ export async function startConsole(dir: string, pollInterval = "1s"): Promise<Da
       "--poll-interval", pollInterval,
       "--poll-timeout", "1s",
       "--site-root", join(root, "target", "site"),
+      "--bootstrap-password-file", passwordFile,
+      ...extra,
     ],
     `http://127.0.0.1:${port}`,
     join(dir, "console.log"),
   );
+  if (existsSync(passwordFile)) {
+    console_.password = readFileSync(passwordFile, "utf8").trim();
+    const login = await fetch(`${console_.url}/api/v1/auth/login`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ username: "admin", password: console_.password }),
+    });
+    if (!login.ok) throw new Error(`log in as admin: ${login.status} ${await login.text()}`);
+    const me = await login.json();
+    const cookie = (login.headers.get("set-cookie") ?? "").split(";")[0];
+    const issued = await fetch(`${console_.url}/api/v1/tokens`, {
+      method: "POST",
+      headers: { "content-type": "application/json", cookie, "x-csrf-token": me.csrf_token },
+      body: JSON.stringify({ name: "e2e", scopes: ["read", "write"] }),
+    });
+    if (issued.status !== 201) throw new Error(`issue a token: ${issued.status} ${await issued.text()}`);
+    console_.token = (await issued.json()).token;
+  }
+  return console_;
+}
+
+// Logs the page in as the bootstrap admin through the login form.
+export async function logIn(page: Page, console_: Daemon): Promise<void> {
+  await page.goto(`${console_.url}/login`);
+  await page.locator("input[name=username]").fill("admin");
+  await page.locator("input[name=password]").fill(console_.password ?? "");
+  await page.locator("[data-testid=login-form] button[type=submit]").click();
+  await page.waitForURL(`${console_.url}/`);
+}
+
+// A real OpenID provider (npm oidc-provider, end2end/oidc/provider.mjs) with
+// the shipped test accounts, redirecting back to `redirectUri`.
+export async function startIdp(dir: string, redirectUri: string): Promise<{ issuer: string; stop: () => void }> {
+  const config = JSON.parse(readFileSync(join(root, "end2end", "oidc", "config.json"), "utf8"));
+  for (const client of config.clients) {
+    if (client.client_id === "ringside-console") client.redirect_uris = [redirectUri];
+  }
+  const file = join(dir, "idp.json");
+  writeFileSync(file, JSON.stringify(config));
+  const child = spawn("node", [join(root, "end2end", "oidc", "provider.mjs"), "--config", file], {
+    cwd: root,
+    stdio: ["ignore", "pipe", "ignore"],
+  });
+  const issuer = await new Promise<string>((ok, fail) => {
+    let seen = "";
+    child.stdout!.on("data", (chunk) => {
+      seen += chunk.toString();
+      const match = seen.match(/ issuer (\S+)/);
+      if (match) ok(match[1]);
+    });
+    child.once("exit", () => fail(new Error(`oidc-provider exited: ${seen}`)));
+  });
+  return { issuer, stop: () => child.kill("SIGTERM") };
+}
+
+// Logs the page in through the identity provider as `user` (the test
+// provider accepts any password).
+export async function logInWithSso(page: Page, console_: Daemon, user: string): Promise<void> {
+  await page.goto(`${console_.url}/login`);
+  await page.getByTestId("login-sso").click();
+  await page.locator("input[name=login]").fill(user);
+  await page.locator("input[name=password]").fill("any-password");
+  await page.locator("button[type=submit]").click();
+  await page.locator("button[type=submit]", { hasText: "Continue" }).click();
+  await page.waitForURL(`${console_.url}/`);
 }

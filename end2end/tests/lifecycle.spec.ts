@@ -1,5 +1,5 @@
 import { expect, test } from "@playwright/test";
-import { Daemon, startConsole, startCoordinator, startWorker, workDir } from "./harness";
+import { Daemon, logIn, startConsole, startCoordinator, startWorker, workDir } from "./harness";
 
 let dir: string;
 let console_: Daemon;
@@ -17,7 +17,7 @@ test.afterEach(async () => {
 });
 
 async function register(name: string, url: string) {
-  const res = await fetch(`${console_.url}/api/v1/clusters`, {
+  const res = await console_.fetch(`${console_.url}/api/v1/clusters`, {
     method: "POST",
     headers: { "content-type": "application/json" },
     body: JSON.stringify({ name, coordinator_url: url, labels: { tier: "life" } }),
@@ -26,6 +26,7 @@ async function register(name: string, url: string) {
 }
 
 test("the cluster page's lifecycle, a rolling restart fanned out to two clusters, and the stale-entry cleanup", async ({ page }, testInfo) => {
+  await logIn(page, console_);
   const a = await startCoordinator("life-a", dir);
   const a1 = await startWorker("life-a", a, "a1", dir);
   const a2 = await startWorker("life-a", a, "a2", dir);

@@ -1,7 +1,7 @@
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { expect, test } from "@playwright/test";
-import { Daemon, ringside, startConsole, startCoordinator, startWorker, workDir } from "./harness";
+import { Daemon, logIn, ringside, startConsole, startCoordinator, startWorker, workDir } from "./harness";
 
 let dir: string;
 let console_: Daemon;
@@ -19,7 +19,7 @@ test.afterEach(async () => {
 });
 
 async function register(name: string, url: string, labels: Record<string, string>) {
-  const res = await fetch(`${console_.url}/api/v1/clusters`, {
+  const res = await console_.fetch(`${console_.url}/api/v1/clusters`, {
     method: "POST",
     headers: { "content-type": "application/json" },
     body: JSON.stringify({ name, coordinator_url: url, labels }),
@@ -28,6 +28,7 @@ async function register(name: string, url: string, labels: Record<string, string
 }
 
 test("a load on every labelled cluster, a deployment license applied to three, the dashboard and the audit trail", async ({ page }, testInfo) => {
+  await logIn(page, console_);
   // A vendor key, and three clusters that trust it, each with data and a worker.
   const key = join(dir, "vendor.key");
   ringside("license", "keygen", "--out", key);
@@ -105,5 +106,5 @@ test("a load on every labelled cluster, a deployment license applied to three, t
   await page.goto(`${console_.url}/audit`);
   await expect(page.getByText("operation.create").first()).toBeVisible();
   await expect(page.getByText("license.upload").first()).toBeVisible();
-  await expect(page.getByText("local-admin").first()).toBeVisible();
+  await expect(page.getByText("admin", { exact: true }).first()).toBeVisible();
 });

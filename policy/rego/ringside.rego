@@ -68,11 +68,39 @@ allow if {
 	known_action
 }
 
-# admin and viewer: every read on every resource.
+# admin and viewer: every read on every resource, except one tenant's policy.
 allow if {
 	some role in ["admin", "viewer"]
 	role in input.roles
 	input.action in reads
+	input.action != "tenant.read"
+}
+
+# Tenant policies: the list (no `resource.tenant`; the console filters it
+# tenant by tenant with the rule below) for anyone with a role, but one
+# tenant's policy only for the groups that own it: tenant A's admin cannot
+# read tenant B's policy.
+allow if {
+	some role in ["admin", "viewer"]
+	role in input.roles
+	input.action == "tenant.read"
+	not input.resource.tenant
+}
+
+allow if {
+	some role in ["admin", "viewer"]
+	role in input.roles
+	input.action == "tenant.read"
+	owns_resource
+}
+
+# Everyone with a role manages their own API tokens (the console shows and
+# revokes only the caller's). A token acts with its owner's roles, so it
+# never allows more than the owner may do.
+allow if {
+	some role in ["admin", "viewer"]
+	role in input.roles
+	input.action == "token.manage"
 }
 
 # admin: changes only to resources owned by one of the admin's groups. This

@@ -64,6 +64,16 @@ pub struct PolicyEngine {
     log: DecisionLog,
 }
 
+impl std::fmt::Debug for PolicyEngine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let status = self.status();
+        f.debug_struct("PolicyEngine")
+            .field("backend", &status.backend)
+            .field("revision", &status.revision)
+            .finish_non_exhaustive()
+    }
+}
+
 impl PolicyEngine {
     /// Loads the configured policy (or connects nothing yet, for OPA) and
     /// opens the decision log. Fails if the policy does not load, the OPA

@@ -48,62 +48,9 @@ impl Input {
     }
 }
 
-/// The target of an action. Fields that do not apply are `None` and are left
-/// out of the JSON, so a policy can test them with `not input.resource.tenant`.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default)]
-pub struct Resource {
-    /// What kind of thing: `fleet`, `cluster`, `operation`, `license`,
-    /// `tenant`, `audit`, `policy`, `token`.
-    pub kind: String,
-    /// The cluster concerned, by its registered name.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub cluster: Option<String>,
-    /// The tenant concerned.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub tenant: Option<String>,
-    /// A path inside the cluster's namespace, for operations on files.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub path: Option<String>,
-    /// The group that owns the resource; for a create, the group the new
-    /// resource will belong to.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub group: Option<String>,
-}
-
-impl Resource {
-    /// A resource of `kind` with nothing else set.
-    pub fn new(kind: impl Into<String>) -> Self {
-        Resource {
-            kind: kind.into(),
-            ..Resource::default()
-        }
-    }
-
-    /// The same resource, owned by `group`.
-    pub fn in_group(mut self, group: impl Into<String>) -> Self {
-        self.group = Some(group.into());
-        self
-    }
-
-    /// The same resource, on `cluster`.
-    pub fn on_cluster(mut self, cluster: impl Into<String>) -> Self {
-        self.cluster = Some(cluster.into());
-        self
-    }
-
-    /// The same resource, for `tenant`.
-    pub fn for_tenant(mut self, tenant: impl Into<String>) -> Self {
-        self.tenant = Some(tenant.into());
-        self
-    }
-
-    /// The same resource, at `path`.
-    pub fn at_path(mut self, path: impl Into<String>) -> Self {
-        self.path = Some(path.into());
-        self
-    }
-}
+/// The target of an action: the wire type the console's simulator and
+/// policy page share with the browser, so that both sides agree on it.
+pub use ringside_api::access::PolicyResource as Resource;
 
 #[cfg(test)]
 mod tests {

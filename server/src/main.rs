@@ -7,8 +7,11 @@ use clap::Parser;
 use leptos::prelude::*;
 use leptos_axum::{LeptosRoutes, generate_route_list};
 use ringside_api::http::shutdown_signal;
-use ringside_app::{App, shell};
-use ringside_console::{AppState, ConsoleConfig, api};
+use ringside_app::{App, server_fn_denial, shell};
+use ringside_console::{
+    AppState, ConsoleConfig, api,
+    gateway::{self, Gateway, routes},
+};
 
 #[derive(Parser)]
 #[command(
@@ -57,6 +60,11 @@ async fn main() -> anyhow::Result<()> {
         app: app.clone(),
     };
     let routes = generate_route_list(App);
+    check_every_route_has_a_rule(&routes)?;
+    let gateway = Gateway {
+        state: app.clone(),
+        server_fn_denial,
+    };
     let router = Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .nest("/api/v1", api::router().with_state(app.clone()))
@@ -73,6 +81,11 @@ async fn main() -> anyhow::Result<()> {
             },
         )
         .fallback(leptos_axum::file_and_error_handler::<ServerState, _>(shell))
+        // Last, so it wraps every route above: nothing is served unchecked.
+        .layer(axum::middleware::from_fn_with_state(
+            gateway,
+            gateway::check,
+        ))
         .with_state(state);
 
     let listener = tokio::net::TcpListener::bind(config.listen)
@@ -84,5 +97,38 @@ async fn main() -> anyhow::Result<()> {
         .await
         .context("serving")?;
     app.store.close().await;
+    Ok(())
+}
+
+/// Refuses to start while a page, server function or REST route has no
+/// gateway rule: such a route would be refused to everyone at run time,
+/// and this way the mistake shows before anyone meets it.
+fn check_every_route_has_a_rule(pages: &[leptos_axum::AxumRouteListing]) -> anyhow::Result<()> {
+    let mut served: Vec<(axum::http::Method, String)> = Vec::new();
+    for page in pages {
+        served.push((axum::http::Method::GET, page.path().to_string()));
+    }
+    for (path, method) in leptos::server_fn::axum::server_fn_paths() {
+        served.push((method, path.to_string()));
+    }
+    for (path, item) in api::openapi().paths.paths {
+        for (method, operation) in [
+            (axum::http::Method::GET, &item.get),
+            (axum::http::Method::POST, &item.post),
+            (axum::http::Method::PUT, &item.put),
+            (axum::http::Method::PATCH, &item.patch),
+            (axum::http::Method::DELETE, &item.delete),
+        ] {
+            if operation.is_some() {
+                served.push((method, path.clone()));
+            }
+        }
+    }
+    let missing = routes::unmapped(served.iter().map(|(m, p)| (m.clone(), p.as_str())));
+    anyhow::ensure!(
+        missing.is_empty(),
+        "routes without a gateway rule (add them to console/src/gateway/routes.rs): {}",
+        missing.join(", ")
+    );
     Ok(())
 }

@@ -59,6 +59,8 @@ pub fn free_port() -> u16 {
 pub struct Daemon {
     pub name: String,
     pub url: String,
+    /// An API token for the console's REST API (see [`start_console`]).
+    pub token: Option<String>,
     child: Child,
     log: PathBuf,
 }
@@ -77,6 +79,7 @@ impl Daemon {
         let mut daemon = Daemon {
             name: name.to_string(),
             url,
+            token: None,
             child,
             log,
         };
@@ -105,6 +108,21 @@ impl Daemon {
             self.name,
             self.log_text()
         );
+    }
+
+    /// An HTTP client that sends this daemon's API token, when it has one.
+    pub fn client(&self) -> reqwest::blocking::Client {
+        let mut headers = reqwest::header::HeaderMap::new();
+        if let Some(token) = &self.token {
+            headers.insert(
+                reqwest::header::AUTHORIZATION,
+                format!("Bearer {token}").parse().expect("a header value"),
+            );
+        }
+        reqwest::blocking::Client::builder()
+            .default_headers(headers)
+            .build()
+            .expect("an http client")
     }
 
     pub fn log_text(&self) -> String {
@@ -228,10 +246,25 @@ pub fn worker_command(name: &str, dir: &Path, cluster: &[String], port: u16) -> 
     command
 }
 
-/// Starts the console with its data under `dir`, polling every `poll`.
+/// Starts the console with its data under `dir`, polling every `poll`,
+/// logs in as the bootstrap admin and keeps a write token for the tests'
+/// REST calls ([`Daemon::client`]).
 pub fn start_console(dir: &Path, poll: &str, database_url: Option<&str>) -> Daemon {
-    let port = free_port();
+    start_console_with(dir, poll, database_url, free_port(), &[])
+}
+
+/// [`start_console`] on `port`, with more command-line arguments.
+pub fn start_console_with(
+    dir: &Path,
+    poll: &str,
+    database_url: Option<&str>,
+    port: u16,
+    extra: &[&str],
+) -> Daemon {
+    let password_file = dir.join("console").join("bootstrap-password");
     let mut command = Command::new(bin("ringside-console"));
+    command.args(extra);
+    command.arg("--bootstrap-password-file").arg(&password_file);
     command.args([
         "--listen",
         &format!("127.0.0.1:{port}"),
@@ -245,12 +278,72 @@ pub fn start_console(dir: &Path, poll: &str, database_url: Option<&str>) -> Daem
     if let Some(url) = database_url {
         command.args(["--database-url", url]);
     }
-    Daemon::start(
+    let mut console = Daemon::start(
         "console",
         command,
         format!("http://127.0.0.1:{port}"),
         dir.join("console.log"),
-    )
+    );
+    // A restart on the same data keeps the admin, and its password file.
+    if let Ok(password) = std::fs::read_to_string(&password_file) {
+        let session = ConsoleSession::log_in(&console.url, "admin", password.trim());
+        console.token = Some(session.issue_token("integration-tests", &["read", "write"]));
+    }
+    console
+}
+
+/// A browser-like session with the console: the cookie, and the CSRF
+/// token changes made with it must carry.
+pub struct ConsoleSession {
+    pub url: String,
+    pub client: reqwest::blocking::Client,
+    pub csrf_token: String,
+}
+
+impl ConsoleSession {
+    /// Logs in with a password (the bootstrap admin's).
+    pub fn log_in(url: &str, user: &str, password: &str) -> ConsoleSession {
+        let client = reqwest::blocking::Client::builder()
+            .cookie_store(true)
+            .build()
+            .expect("an http client");
+        let response = client
+            .post(format!("{url}/api/v1/auth/login"))
+            .json(&serde_json::json!({"username": user, "password": password}))
+            .send()
+            .expect("log in");
+        assert_eq!(
+            response.status(),
+            200,
+            "log in as {user}: {:?}",
+            response.text()
+        );
+        let me: serde_json::Value = response.json().expect("who am i");
+        ConsoleSession {
+            url: url.to_string(),
+            client,
+            csrf_token: me["csrf_token"].as_str().expect("a csrf token").to_string(),
+        }
+    }
+
+    /// Issues an API token with `scopes`.
+    pub fn issue_token(&self, name: &str, scopes: &[&str]) -> String {
+        let response = self
+            .client
+            .post(format!("{}/api/v1/tokens", self.url))
+            .header("x-csrf-token", &self.csrf_token)
+            .json(&serde_json::json!({"name": name, "scopes": scopes}))
+            .send()
+            .expect("issue a token");
+        assert_eq!(
+            response.status(),
+            201,
+            "issue a token: {:?}",
+            response.text()
+        );
+        let issued: serde_json::Value = response.json().expect("the issued token");
+        issued["token"].as_str().expect("a token").to_string()
+    }
 }
 
 /// Polls `check` until it returns true or `timeout` passes.
@@ -487,4 +580,82 @@ pub fn promtool_check(text: &str) {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+/// A real OpenID provider (npm `oidc-provider`, `end2end/oidc/provider.mjs`)
+/// on a free loopback port, with the shipped test accounts and clients and
+/// the console's redirect URI set to `redirect_uri`.
+pub struct Idp {
+    pub issuer: String,
+    child: Child,
+}
+
+impl Idp {
+    pub fn start(dir: &Path, redirect_uri: &str) -> Idp {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        assert!(
+            root.join("end2end/node_modules/oidc-provider").is_dir(),
+            "end2end/node_modules/oidc-provider is missing: run make setup"
+        );
+        let shipped = std::fs::read_to_string(root.join("end2end/oidc/config.json")).unwrap();
+        let mut config: serde_json::Value = serde_json::from_str(&shipped).unwrap();
+        for client in config["clients"].as_array_mut().unwrap() {
+            if client["client_id"] == "ringside-console" {
+                client["redirect_uris"] = serde_json::json!([redirect_uri]);
+            }
+        }
+        let file = dir.join("idp.json");
+        std::fs::write(&file, config.to_string()).unwrap();
+        let mut child = Command::new("node")
+            .arg(root.join("end2end/oidc/provider.mjs"))
+            .arg("--config")
+            .arg(&file)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("starting node");
+        let stdout = child.stdout.take().unwrap();
+        let mut line = String::new();
+        std::io::BufRead::read_line(&mut std::io::BufReader::new(stdout), &mut line).unwrap();
+        let issuer = line
+            .split(" issuer ")
+            .nth(1)
+            .unwrap_or_else(|| panic!("not the ready line: {line:?}"))
+            .trim()
+            .to_string();
+        Idp { issuer, child }
+    }
+
+    /// An access token for the console's API from a client-credentials
+    /// client of the shipped configuration.
+    pub fn client_token(&self, client: &str, secret: &str) -> String {
+        let discovery: serde_json::Value =
+            reqwest::blocking::get(format!("{}/.well-known/openid-configuration", self.issuer))
+                .unwrap()
+                .json()
+                .unwrap();
+        let response: serde_json::Value = reqwest::blocking::Client::new()
+            .post(discovery["token_endpoint"].as_str().unwrap())
+            .basic_auth(client, Some(secret))
+            .form(&[
+                ("grant_type", "client_credentials"),
+                ("resource", "urn:ringside:console"),
+                ("scope", "read write"),
+            ])
+            .send()
+            .unwrap()
+            .json()
+            .unwrap();
+        response["access_token"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no access token: {response}"))
+            .to_string()
+    }
+}
+
+impl Drop for Idp {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }

@@ -67,10 +67,15 @@ fn error(response: reqwest::blocking::Response) -> (StatusCode, ErrorBody) {
 /// Drives a console through changes and reads them back; `sql` runs a
 /// statement on the console's database with the backend's own client and
 /// answers its error output, or none when it succeeded.
-fn exercise(console: &str, sql: impl Fn(&str) -> Option<String>) {
-    let client = Client::new();
+fn exercise(daemon: &ringside_tests::Daemon, sql: impl Fn(&str) -> Option<String>) {
+    let client = daemon.client();
+    let console = daemon.url.as_str();
     let clusters = format!("{console}/api/v1/clusters");
-    assert!(page(&client, console, "").entries.is_empty());
+    // The harness logged in and issued its API token: both are audited.
+    assert_eq!(
+        actions(&page(&client, console, "")),
+        ["token.issue", "auth.login"]
+    );
 
     let r = client
         .post(&clusters)
@@ -130,10 +135,12 @@ fn exercise(console: &str, sql: impl Fn(&str) -> Option<String>) {
             "cluster.register",
             "cluster.update",
             "cluster.register",
+            "token.issue",
+            "auth.login",
         ]
     );
     assert_eq!(all.next_before, None, "one page holds them all");
-    assert!(all.entries.iter().all(|e| e.actor == "local-admin"));
+    assert!(all.entries.iter().all(|e| e.actor == "admin"));
     assert!(all.entries.windows(2).all(|w| w[0].id > w[1].id));
     assert!(all.entries.windows(2).all(|w| w[0].at >= w[1].at));
     let [
@@ -144,7 +151,9 @@ fn exercise(console: &str, sql: impl Fn(&str) -> Option<String>) {
         bad_url,
         updated,
         registered,
-    ] = <[AuditEntry; 7]>::try_from(all.entries.clone()).unwrap();
+        token,
+        login,
+    ] = <[AuditEntry; 9]>::try_from(all.entries.clone()).unwrap();
 
     assert_eq!(registered.targets, ["alpha"]);
     assert_eq!(registered.result, AuditResult::Ok);
@@ -195,14 +204,17 @@ fn exercise(console: &str, sql: impl Fn(&str) -> Option<String>) {
             "result=error",
             vec![remove_missing.id, duplicate.id, not_json.id, bad_url.id],
         ),
-        ("result=ok", vec![removed.id, updated.id, registered.id]),
+        (
+            "result=ok",
+            vec![removed.id, updated.id, registered.id, token.id, login.id],
+        ),
         ("action=cluster.update", vec![updated.id]),
         ("action=cluster.remove&result=ok", vec![removed.id]),
         ("q=BETA", vec![bad_url.id]),
         ("q=us-east", vec![updated.id]),
         ("q=not%20valid%20JSON", vec![not_json.id]),
         ("actor=nobody", vec![]),
-        ("actor=local-admin&cluster=nope", vec![remove_missing.id]),
+        ("actor=admin&cluster=nope", vec![remove_missing.id]),
         ("from=2999-01-01", vec![]),
         ("to=2000-01-01T00:00:00Z", vec![]),
         (
@@ -387,7 +399,7 @@ fn the_audit_trail_on_sqlite() {
     let dir = tempfile::tempdir().unwrap();
     let console = start_console(dir.path(), "10s", None);
     let db = dir.path().join("console/console.db").display().to_string();
-    exercise(&console.url, |sql| run_sql("sqlite3", &[&db], sql));
+    exercise(&console, |sql| run_sql("sqlite3", &[&db], sql));
     console.stop();
 }
 
@@ -396,6 +408,6 @@ fn the_audit_trail_on_postgresql() {
     let db = ringside_tests::PgDatabase::create("audit_it");
     let dir = tempfile::tempdir().unwrap();
     let console = start_console(dir.path(), "10s", Some(&db.url));
-    exercise(&console.url, |sql| db.sql(sql));
+    exercise(&console, |sql| db.sql(sql));
     console.stop();
 }

@@ -49,7 +49,7 @@ fn register_watch_edit_and_remove_a_real_cluster() {
     });
     let dir = tempfile::tempdir().unwrap();
     let console = start_console(dir.path(), "300ms", None);
-    let client = Client::new();
+    let client = console.client();
     let coordinator = &cluster.coordinator.url;
 
     let response = client
@@ -206,7 +206,7 @@ struct Case {
 fn bad_input_gets_a_json_4xx_and_changes_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let console = start_console(dir.path(), "10s", None);
-    let client = Client::new();
+    let client = console.client();
     let url = &console.url;
     let good = json!({"name": "one", "coordinator_url": "http://127.0.0.1:1"});
     let created = client
@@ -353,7 +353,7 @@ fn bad_input_gets_a_json_4xx_and_changes_nothing() {
 fn pages_render_and_unknown_ones_are_404() {
     let dir = tempfile::tempdir().unwrap();
     let console = start_console(dir.path(), "10s", None);
-    let client = Client::new();
+    let client = console.client();
     let fleet = client.get(&console.url).send().unwrap();
     assert_eq!(fleet.status(), StatusCode::OK);
     assert!(fleet.text().unwrap().contains("Register a cluster"));
@@ -374,11 +374,13 @@ fn pages_render_and_unknown_ones_are_404() {
 fn the_openapi_document_describes_the_cluster_routes() {
     let dir = tempfile::tempdir().unwrap();
     let console = start_console(dir.path(), "10s", None);
-    let doc: serde_json::Value =
-        reqwest::blocking::get(format!("{}/api/v1/openapi.json", console.url))
-            .unwrap()
-            .json()
-            .unwrap();
+    let doc: serde_json::Value = console
+        .client()
+        .get(format!("{}/api/v1/openapi.json", console.url))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
     assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
     assert!(doc["paths"]["/api/v1/clusters"]["post"].is_object());
     assert!(doc["paths"]["/api/v1/clusters/{name}"]["delete"].is_object());
@@ -390,7 +392,7 @@ fn the_console_runs_on_postgresql_too() {
     let db = ringside_tests::PgDatabase::create("it");
     let dir = tempfile::tempdir().unwrap();
     let console = start_console(dir.path(), "10s", Some(&db.url));
-    let client = Client::new();
+    let client = console.client();
     let created = client
         .post(format!("{}/api/v1/clusters", console.url))
         .json(&json!({"name": "pg", "coordinator_url": "http://127.0.0.1:1"}))
@@ -412,7 +414,7 @@ fn config_drift_against_a_baseline() {
         &["ringside.job.batch.size=50".to_string()],
     );
     let console = start_console(dir.path(), "10s", None);
-    let client = Client::new();
+    let client = console.client();
     for (name, c) in [("drift-a", &a), ("drift-b", &b)] {
         let r = client
             .post(format!("{}/api/v1/clusters", console.url))

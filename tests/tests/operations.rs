@@ -90,7 +90,7 @@ fn bulk_load_with_a_cluster_down_then_retry_finishes_it() {
     let (mut c, _wc) = Cluster::start_with("op-c", &["c1"], &[], data);
     c.coordinator.kill();
     let console = start_console(dir.path(), "10s", None);
-    let http = Client::new();
+    let http = console.client();
     register_all(&http, &console.url, &[&a, &b, &c], json!({"env": "test"}));
     register(
         &http,
@@ -197,7 +197,7 @@ fn a_console_killed_mid_operation_resumes_and_runs_every_target_once() {
     data(&dir.path().join("ufs"));
     let fleet = Simulator::start(dir.path(), 24, 300);
     let mut console = start_console(dir.path(), "1h", None);
-    let http = Client::new();
+    let http = console.client();
     for (name, url) in &fleet.clusters {
         register(&http, &console.url, name, url, json!({}));
     }
@@ -247,7 +247,7 @@ fn a_staged_rollout_halts_at_the_threshold_and_cancel_stops_what_has_not_started
     data(&dir.path().join("ufs"));
     let fleet = Simulator::start(dir.path(), 8, 0);
     let console = start_console(dir.path(), "1h", None);
-    let http = Client::new();
+    let http = console.client();
     for (name, url) in &fleet.clusters {
         register(&http, &console.url, name, url, json!({"tier": "live"}));
     }
@@ -347,7 +347,7 @@ fn a_staged_rollout_halts_at_the_threshold_and_cancel_stops_what_has_not_started
 fn bad_operation_requests_get_a_clear_4xx() {
     let dir = tempfile::tempdir().unwrap();
     let console = start_console(dir.path(), "1h", None);
-    let http = Client::new();
+    let http = console.client();
     register(
         &http,
         &console.url,
@@ -485,7 +485,7 @@ fn a_deployment_license_uploaded_once_is_applied_to_the_clusters_it_names() {
     let (a, _wa) = Cluster::start_with("lic-a", &["a1"], &trust, data);
     let (b, _wb) = Cluster::start_with("lic-b", &["b1"], &trust, data);
     let console = start_console(dir.path(), "1s", None);
-    let http = Client::new();
+    let http = console.client();
     register_all(&http, &console.url, &[&a, &b], json!({}));
     let issue = |id: &str, key: &str, days: &str| {
         let out = dir.path().join(format!("{id}.license"));
@@ -621,7 +621,7 @@ fn properties_pushed_to_every_cluster_take_effect_live() {
     let dir = tempfile::tempdir().unwrap();
     let fleet = Simulator::start(dir.path(), 3, 0);
     let console = start_console(dir.path(), "1h", None);
-    let http = Client::new();
+    let http = console.client();
     for (name, url) in &fleet.clusters {
         register(&http, &console.url, name, url, json!({}));
     }
@@ -673,7 +673,7 @@ fn operations_and_licenses_run_on_postgresql_too() {
     data(&dir.path().join("ufs"));
     let fleet = Simulator::start(dir.path(), 3, 0);
     let mut console = start_console(dir.path(), "1h", Some(&db.url));
-    let http = Client::new();
+    let http = console.client();
     for (name, url) in &fleet.clusters {
         register(&http, &console.url, name, url, json!({"db": "pg"}));
     }
@@ -746,7 +746,7 @@ fn a_rolling_restart_fans_out_and_stale_workers_are_cleaned_up() {
     let (a, mut wa) = Cluster::start_with("life-a", &["a1", "a2"], &[], data);
     let (b, _wb) = Cluster::start_with("life-b", &["b1"], &[], data);
     let console = start_console(dir.path(), "200ms", None);
-    let http = Client::new();
+    let http = console.client();
     register_all(&http, &console.url, &[&a, &b], json!({"env": "life"}));
     let starts = |cluster: &Cluster| -> Vec<String> {
         let mut starts: Vec<String> = cluster

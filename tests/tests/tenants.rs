@@ -386,7 +386,7 @@ fn the_console_fans_a_tenant_policy_out_to_chosen_clusters() {
     let (other, _other_workers) = Cluster::start_with("tenant-other", &["o1"], &[], fill);
     let dir = tempfile::tempdir().unwrap();
     let console = ringside_tests::start_console(dir.path(), "1h", None);
-    let http = Client::new();
+    let http = console.client();
     for cluster in [&east, &west, &other] {
         let response = http
             .post(format!("{}/api/v1/clusters", console.url))

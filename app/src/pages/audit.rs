@@ -105,7 +105,7 @@ fn Filters(query: RwSignal<AuditQuery>, newer: RwSignal<Vec<Option<String>>>) ->
                 <input
                     type="text"
                     data-testid="audit-actor"
-                    placeholder="local-admin"
+                    placeholder="admin"
                     class=format!("mt-1 block w-36 {input}")
                     prop:value=value(|q| &q.actor)
                     on:change=set(query, newer, |q, v| q.actor = Some(v))

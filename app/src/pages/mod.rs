@@ -5,8 +5,12 @@ pub mod cluster;
 pub mod drift;
 pub mod fleet;
 pub mod licenses;
+pub mod login;
 pub mod not_found;
 pub mod operations;
+pub mod policy;
+pub mod tenants;
+pub mod tokens;
 
 use std::time::Duration;
 

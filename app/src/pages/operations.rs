@@ -47,14 +47,6 @@ struct Builder {
     concurrency: RwSignal<String>,
 }
 
-fn list(text: &str) -> Vec<String> {
-    text.split(',')
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(str::to_string)
-        .collect()
-}
-
 /// `key=value` lines; `key=` clears a pushed value.
 fn properties(text: &str) -> Result<BTreeMap<String, Option<String>>, UiError> {
     text.lines()
@@ -149,14 +141,14 @@ impl Builder {
         let targets = match self.targets.get_untracked().as_str() {
             "all" => Targets::All,
             "clusters" => Targets::Clusters {
-                names: list(&self.names.get_untracked()),
+                names: crate::format::comma_list(&self.names.get_untracked()),
             },
             _ => Targets::Selector {
                 selector: self.selector.get_untracked(),
             },
         };
         let rollout = Rollout {
-            canary: list(&self.canary.get_untracked()),
+            canary: crate::format::comma_list(&self.canary.get_untracked()),
             wave_size: number("rollout.wave_size", &self.wave_size.get_untracked())?,
             max_failures: number("rollout.max_failures", &self.max_failures.get_untracked())?,
             concurrency: number("rollout.concurrency", &self.concurrency.get_untracked())?

@@ -9,33 +9,33 @@ use ringside_api::operation::{NewOperation, OperationPreview, OperationSummary, 
 use super::{actor, state};
 use crate::error::UiError;
 
-#[server(input = Json)]
+#[server(input = Json, endpoint = "ui/preview_operation")]
 pub async fn preview_operation(request: NewOperation) -> Result<OperationPreview, UiError> {
     Ok(state()?.operations.preview(&request).await?)
 }
 
-#[server(input = Json)]
+#[server(input = Json, endpoint = "ui/start_operation")]
 pub async fn start_operation(request: NewOperation) -> Result<OperationView, UiError> {
     Ok(state()?.create_operation(&actor()?, request).await?)
 }
 
 /// The newest operations first.
-#[server]
+#[server(endpoint = "ui/list_operations")]
 pub async fn list_operations() -> Result<Vec<OperationSummary>, UiError> {
     Ok(state()?.operations.list(50, None).await?)
 }
 
-#[server]
+#[server(endpoint = "ui/get_operation")]
 pub async fn get_operation(id: String) -> Result<OperationView, UiError> {
     Ok(state()?.operations.get(&id).await?)
 }
 
-#[server]
+#[server(endpoint = "ui/cancel_operation")]
 pub async fn cancel_operation(id: String) -> Result<OperationView, UiError> {
     Ok(state()?.cancel_operation(&actor()?, &id).await?)
 }
 
-#[server]
+#[server(endpoint = "ui/retry_operation_target")]
 pub async fn retry_operation_target(id: String, cluster: String) -> Result<OperationView, UiError> {
     Ok(state()?.retry_target(&actor()?, &id, &cluster).await?)
 }

@@ -128,6 +128,10 @@ pub fn router(state: CoordinatorState) -> Router {
         .layer(axum::middleware::from_fn_with_state(
             state.idempotency.clone(),
             super::idempotency::guard,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.guard.clone(),
+            crate::security::control_calls,
         ));
     harden(
         Router::new()

@@ -71,12 +71,14 @@ impl LifecycleService {
         pool: SqlitePool,
         membership: Membership,
         coordinator: ProcessView,
+        headers: reqwest::header::HeaderMap,
     ) -> Result<LifecycleService, LifecycleError> {
         let service = LifecycleService {
             pool,
             membership,
             coordinator,
             http: reqwest::Client::builder()
+                .default_headers(headers)
                 .timeout(Duration::from_secs(10))
                 .build()
                 .map_err(|e| LifecycleError::Invalid(e.to_string()))?,

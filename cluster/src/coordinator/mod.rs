@@ -44,6 +44,8 @@ pub enum CoordinatorError {
     Lifecycle(#[from] lifecycle::LifecycleError),
     #[error("cannot build the client tenant policies are pushed with: {0}")]
     TenantClient(reqwest::Error),
+    #[error(transparent)]
+    Security(#[from] crate::security::SecurityError),
     #[error("cannot listen on {addr}: {source}")]
     Bind {
         addr: String,
@@ -66,6 +68,8 @@ pub struct CoordinatorState {
     pub properties: properties::PropertyService,
     pub lifecycle: lifecycle::LifecycleService,
     pub tenants: tenants::TenantService,
+    /// Who may make control calls.
+    pub guard: crate::security::Guard,
 }
 
 /// A coordinator bound to its port, ready to serve.
@@ -86,6 +90,7 @@ impl Coordinator {
             .await
             .map_err(CoordinatorError::Properties)?;
         let config = &properties.current();
+        let guard = crate::security::Guard::load(&config.security, &config.cluster_name, true)?;
         let membership = Membership::open(database.clone(), properties.subscribe()).await?;
         let metrics = metrics::CoordinatorMetrics::new();
         let idempotency = idempotency::Idempotency::open(database.clone(), &metrics.registry)
@@ -93,9 +98,13 @@ impl Coordinator {
             .map_err(CoordinatorError::Idempotency)?;
         let license =
             license::LicenseService::open(database.clone(), config, &metrics.registry).await?;
-        let jobs =
-            jobs::JobService::start(database.clone(), membership.clone(), properties.subscribe())
-                .await?;
+        let jobs = jobs::JobService::start(
+            database.clone(),
+            membership.clone(),
+            properties.subscribe(),
+            guard.client_headers(),
+        )
+        .await?;
         let addr = format!("{}:{}", config.bind_host, config.port);
         let listener = tokio::net::TcpListener::bind(&addr)
             .await
@@ -106,8 +115,12 @@ impl Coordinator {
             version: crate::VERSION.to_string(),
             started_at: Utc::now(),
         };
-        let tenants = tenants::TenantService::new(database.clone(), membership.clone())
-            .map_err(CoordinatorError::TenantClient)?;
+        let tenants = tenants::TenantService::new(
+            database.clone(),
+            membership.clone(),
+            guard.client_headers(),
+        )
+        .map_err(CoordinatorError::TenantClient)?;
         let lifecycle = lifecycle::LifecycleService::open(
             database,
             membership.clone(),
@@ -118,6 +131,7 @@ impl Coordinator {
                 version: info.version.clone(),
                 state: ringside_api::WorkerState::Online,
             },
+            guard.client_headers(),
         )
         .await?;
         Ok(Coordinator {
@@ -132,6 +146,7 @@ impl Coordinator {
                 properties,
                 lifecycle,
                 tenants,
+                guard,
             },
             added_latency: std::time::Duration::ZERO,
         })

@@ -52,11 +52,18 @@ pub struct TenantService {
 }
 
 impl TenantService {
-    pub fn new(pool: SqlitePool, membership: Membership) -> Result<TenantService, reqwest::Error> {
+    pub fn new(
+        pool: SqlitePool,
+        membership: Membership,
+        headers: reqwest::header::HeaderMap,
+    ) -> Result<TenantService, reqwest::Error> {
         Ok(TenantService {
             pool,
             membership,
-            http: reqwest::Client::builder().timeout(WORKER_TIMEOUT).build()?,
+            http: reqwest::Client::builder()
+                .default_headers(headers)
+                .timeout(WORKER_TIMEOUT)
+                .build()?,
             lock: Arc::default(),
         })
     }

@@ -44,7 +44,11 @@ pub fn router(ctx: WorkerContext) -> Router {
         .route("/tasks/cached", post(tasks::cached))
         .route("/cache", get(tasks::cache_listing))
         .route("/cache/{*path}", get(tasks::cached_file))
-        .fallback(route_not_found);
+        .fallback(route_not_found)
+        .layer(axum::middleware::from_fn_with_state(
+            ctx.guard.clone(),
+            crate::security::control_calls,
+        ));
     harden(
         Router::new()
             .route("/healthz", get(|| async { "ok" }))

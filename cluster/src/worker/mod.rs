@@ -30,6 +30,8 @@ pub use write_behind::WriteBehind;
 pub enum WorkerError {
     #[error(transparent)]
     Identity(#[from] IdentityError),
+    #[error(transparent)]
+    Security(#[from] crate::security::SecurityError),
     #[error("page store: {0}")]
     PageStore(#[from] PageStoreError),
     #[error("ufs: {0}")]
@@ -79,6 +81,8 @@ pub struct WorkerContext {
     pub restart: Arc<tokio::sync::Notify>,
     /// The tenant policy revision the page store enforces.
     pub tenants: tenants::Applied,
+    /// Who may make control calls, and the token this worker's own carry.
+    pub guard: crate::security::Guard,
 }
 
 /// Why a worker stopped serving.
@@ -103,6 +107,7 @@ pub struct Worker {
 impl Worker {
     pub async fn bind(config: &WorkerConfig) -> Result<Worker, WorkerError> {
         let id = identity::load_or_create(&config.identity_file)?;
+        let guard = crate::security::Guard::load(&config.security, &config.cluster_name, false)?;
         let ps = &config.page_store;
         let options = Options {
             size: ps.size,
@@ -151,10 +156,14 @@ impl Worker {
                     metrics,
                     cache: Arc::new(cache),
                 },
-                peers: reqwest::Client::new(),
+                peers: reqwest::Client::builder()
+                    .default_headers(guard.client_headers())
+                    .build()
+                    .map_err(|e| WorkerError::Serve(std::io::Error::other(e)))?,
                 started_at: chrono::Utc::now(),
                 restart: Arc::default(),
                 tenants: tenants::Applied::default(),
+                guard,
             },
             config: config.clone(),
             heartbeat: Arc::new(tokio::sync::watch::Sender::new(config.heartbeat_interval)),
@@ -289,7 +298,10 @@ impl Registry {
         if config.membership == MembershipType::Etcd {
             return Ok(Registry::Etcd(None));
         }
+        let headers =
+            crate::security::client_headers(&config.security).map_err(|e| e.to_string())?;
         let client = reqwest::Client::builder()
+            .default_headers(headers)
             .timeout(config.heartbeat_interval.max(Duration::from_secs(1)))
             .build()
             .map_err(|e| e.to_string())?;

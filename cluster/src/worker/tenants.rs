@@ -142,6 +142,7 @@ pub async fn sync_loop(ctx: WorkerContext, coordinator: String, interval: Durati
         ringside_api::API_PREFIX
     );
     let http = match reqwest::Client::builder()
+        .default_headers(ctx.guard.client_headers())
         .timeout(interval.max(Duration::from_secs(2)))
         .build()
     {

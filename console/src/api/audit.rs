@@ -5,7 +5,7 @@
 use axum::{
     Json, Router,
     extract::{Path, State},
-    http::{Method, StatusCode, header},
+    http::{StatusCode, header},
     response::{IntoResponse, Response},
     routing::get,
 };
@@ -28,12 +28,11 @@ pub struct AuditDoc;
 
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route("/audit", get(audit_search).fallback(audit_append_only))
-        .route(
-            "/audit/export",
-            get(audit_export).fallback(audit_append_only),
-        )
-        .route("/audit/{id}", get(audit_entry).fallback(audit_append_only))
+        // Append-only: only the console itself appends, so every other
+        // method is answered 405 by the gateway.
+        .route("/audit", get(audit_search))
+        .route("/audit/export", get(audit_export))
+        .route("/audit/{id}", get(audit_entry))
 }
 
 /// A change whose body could not be read (not JSON, unknown fields, too
@@ -165,21 +164,4 @@ async fn audit_entry(
         .find(|e| e.id == wanted)
         .map(Json)
         .ok_or_else(|| ApiError::not_found(format!("no audit entry with id {wanted}")))
-}
-
-/// Any other method on the audit routes: the trail is append-only, and only
-/// the console itself appends to it.
-async fn audit_append_only(method: Method) -> Response {
-    let body = ErrorBody::new(
-        "method_not_allowed",
-        format!(
-            "{method} is not allowed: audit entries are recorded by the console and cannot be created, changed or deleted through the API; read them with GET"
-        ),
-    );
-    (
-        StatusCode::METHOD_NOT_ALLOWED,
-        [(header::ALLOW, "GET, HEAD")],
-        Json(body),
-    )
-        .into_response()
 }

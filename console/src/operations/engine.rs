@@ -24,6 +24,7 @@ use super::{
 use crate::{
     actor::Actor,
     audit::{AuditLog, Record},
+    identity::IdentityService,
     remote::{Clients, Remote},
     secrets::SecretKey,
     store::{Store, StoreError},
@@ -95,6 +96,7 @@ impl Recorder {
 pub struct Pass {
     pub store: Store,
     pub key: SecretKey,
+    pub identity: IdentityService,
     pub audit: AuditLog,
     /// Set when a cancel is asked while the pass runs.
     pub cancel: Arc<AtomicBool>,
@@ -205,10 +207,10 @@ impl Pass {
                     must_finish(t) || !(self.cancel.load(Ordering::SeqCst) || over(&failures))
                 })
                 .map(|t| {
-                    let remote = registered
-                        .get(&t.cluster)
-                        .cloned()
-                        .map(|c| Remote::new(c, &self.key, &mut clients, timeout));
+                    let remote = registered.get(&t.cluster).cloned().map(|c| {
+                        Remote::new(c, &self.key, &mut clients, timeout)
+                            .acting_for(&self.identity, &op.summary.created_by)
+                    });
                     (t.clone(), remote)
                 })
                 .collect();

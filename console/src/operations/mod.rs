@@ -34,6 +34,7 @@ use crate::{
     ConsoleError,
     actor::Actor,
     audit::{AuditLog, Record},
+    identity::IdentityService,
     secrets::SecretKey,
     store::Store,
 };
@@ -58,16 +59,19 @@ struct Running {
 pub struct Operations {
     store: Store,
     key: SecretKey,
+    /// Signs each call to a coordinator for the operation's creator.
+    identity: IdentityService,
     audit: AuditLog,
     running: Arc<Mutex<HashMap<String, Running>>>,
 }
 
 impl Operations {
-    pub fn new(store: Store, key: SecretKey) -> Operations {
+    pub fn new(store: Store, key: SecretKey, identity: IdentityService) -> Operations {
         Operations {
             audit: AuditLog::new(store.clone()),
             store,
             key,
+            identity,
             running: Arc::default(),
         }
     }
@@ -278,6 +282,7 @@ impl Operations {
         let pass = Pass {
             store: self.store.clone(),
             key: self.key.clone(),
+            identity: self.identity.clone(),
             audit: self.audit.clone(),
             cancel,
         };
@@ -374,7 +379,18 @@ impl crate::AppState {
     ) -> Result<OperationView, ConsoleError> {
         let record = Record::new(actor, "operation.create")
             .detail(serde_json::to_value(&request).unwrap_or_default());
+        let tenant = match &request.action {
+            ringside_api::operation::Action::SetTenantPolicy { policy } => Some(policy.clone()),
+            _ => None,
+        };
         let outcome = self.operations.create(request, actor.name()).await;
+        // The console's record of the tenant (its owning group for the
+        // policy) follows the policy it pushes.
+        if let (Ok(_), Some(policy)) = (&outcome, tenant)
+            && let Err(error) = self.store.upsert_tenant(&policy, actor.name()).await
+        {
+            tracing::error!(%error, tenant = %policy.name, "cannot record the tenant");
+        }
         let record = match &outcome {
             Ok(view) => record
                 .targets(view.targets.iter().map(|t| t.cluster.clone()))

@@ -96,8 +96,10 @@ impl JobService {
         pool: SqlitePool,
         membership: Membership,
         live: watch::Receiver<CoordinatorConfig>,
+        headers: reqwest::header::HeaderMap,
     ) -> Result<JobService, JobError> {
         let http = reqwest::Client::builder()
+            .default_headers(headers)
             .connect_timeout(Duration::from_secs(5))
             .build()
             .map_err(|e| JobError::Corrupt(format!("cannot build the HTTP client: {e}")))?;
