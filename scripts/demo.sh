@@ -62,6 +62,13 @@ if [ ! -f "$STATE/demo.license" ]; then
     --id L-DEMO --out "$STATE/demo.license.tmp" > /dev/null
   mv "$STATE/demo.license.tmp" "$STATE/demo.license"
 fi
+# Each cluster's shared secret: with it and the console's key set, the
+# coordinators and workers refuse control calls that carry neither the
+# secret nor the console's signature.
+for spec in "${CLUSTERS[@]}"; do
+  token="$STATE/${spec%%:*}.token"
+  [ -f "$token" ] || (umask 077 && head -c 24 /dev/urandom | base64 > "$token")
+done
 VENDOR_PUB=$(cat "$STATE/vendor.pub")
 LICENSE=$(cat "$STATE/demo.license")
 for spec in "${CLUSTERS[@]}"; do
@@ -81,6 +88,8 @@ ringside.worker.pagestore.size=64MiB
 ringside.worker.pagestore.reserved.size=8MiB
 ringside.license.verification.key=$VENDOR_PUB
 ringside.license=$LICENSE
+ringside.security.cluster.token.file=$STATE_DIR/$name.token
+ringside.coordinator.security.console.jwks.url=http://127.0.0.1:$CONSOLE_PORT/api/v1/jwks.json
 PROPS
   "$BIN_DIR/ringside" --conf "$conf" process start coordinator > "$STATE/logs/$name.log" 2>&1 &
   pids+=($!)
