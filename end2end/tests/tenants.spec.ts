@@ -157,6 +157,19 @@ test("a tenant's TTL changed on two clusters by its group's admin, refused to an
   expect(entries).toContainEqual(["alice", "operation.create", "ok"]);
   expect(entries).toContainEqual(["carol", "tenant.update", "forbidden"]);
 
+  // The Operations page builds the same tenant change too, and previews it.
+  await page.goto(`${console_.url}/operations`);
+  await expect(page.locator("[data-hydrated=true]")).toBeAttached();
+  await page.getByTestId("op-action").selectOption("set_tenant_policy");
+  await page.getByTestId("op-tenant").fill("pay");
+  await page.getByTestId("op-tenant-group").fill("platform");
+  await page.getByTestId("op-tenant-prefixes").fill("/pay");
+  await page.getByTestId("op-tenant-ttl").fill("2s");
+  await page.getByTestId("op-targets").selectOption("clusters");
+  await page.getByTestId("op-names").fill("pay-eu, pay-us");
+  await page.getByTestId("op-preview").click();
+  await expect(page.getByTestId("op-preview-description")).toContainText("tenant pay on 2 clusters");
+
   // The policy page shows the decisions to Alice.
   await page.goto(`${console_.url}/policy`);
   await expect(page.locator('[data-testid=decision-row][data-user="carol"][data-result="deny"]').first()).toBeVisible();

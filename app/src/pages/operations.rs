@@ -14,6 +14,7 @@ use ringside_api::{
         Action as OpAction, NewOperation, OperationPreview, OperationState, OperationSummary,
         OperationView, Rollout, TargetState, TargetView, Targets,
     },
+    tenant::{Evictor, TenantPolicy},
 };
 
 use super::{Bar, DataTable, fleet::ErrorNote, not_found::NotFound, refresh_ticker};
@@ -38,6 +39,12 @@ struct Builder {
     license_id: RwSignal<String>,
     properties: RwSignal<String>,
     max_unavailable: RwSignal<String>,
+    tenant: RwSignal<String>,
+    tenant_group: RwSignal<String>,
+    tenant_prefixes: RwSignal<String>,
+    tenant_quota: RwSignal<String>,
+    tenant_ttl: RwSignal<String>,
+    tenant_evictor: RwSignal<String>,
     targets: RwSignal<String>,
     selector: RwSignal<String>,
     names: RwSignal<String>,
@@ -85,6 +92,12 @@ impl Builder {
             license_id: RwSignal::new(String::new()),
             properties: RwSignal::new(String::new()),
             max_unavailable: RwSignal::new(String::new()),
+            tenant: RwSignal::new(String::new()),
+            tenant_group: RwSignal::new(String::new()),
+            tenant_prefixes: RwSignal::new(String::new()),
+            tenant_quota: RwSignal::new(String::new()),
+            tenant_ttl: RwSignal::new(String::new()),
+            tenant_evictor: RwSignal::new("LRU".into()),
             targets: RwSignal::new("selector".into()),
             selector: RwSignal::new(String::new()),
             names: RwSignal::new(String::new()),
@@ -93,6 +106,40 @@ impl Builder {
             max_failures: RwSignal::new(String::new()),
             concurrency: RwSignal::new("64".into()),
         }
+    }
+
+    /// The tenant policy the tenant fields describe; the server checks the
+    /// rest of its rules.
+    fn tenant_policy(&self) -> Result<TenantPolicy, UiError> {
+        let field = |field: &str, message: String| UiError::Field {
+            field: field.to_string(),
+            message,
+        };
+        let quota_bytes = match self.tenant_quota.get_untracked().trim() {
+            "" => None,
+            text => Some(text.parse::<u64>().map_err(|_| {
+                field(
+                    "action.policy.quota_bytes",
+                    format!(
+                        "{text:?} is not a number of bytes: expected e.g. 10737418240, or nothing"
+                    ),
+                )
+            })?),
+        };
+        let ttl_seconds = super::tenants::parse_ttl(&self.tenant_ttl.get_untracked())
+            .map_err(|e| field("action.policy.ttl_seconds", e))?;
+        let evictor = self.tenant_evictor.get_untracked();
+        Ok(TenantPolicy {
+            name: self.tenant.get_untracked().trim().to_string(),
+            group: self.tenant_group.get_untracked().trim().to_string(),
+            prefixes: crate::format::comma_list(&self.tenant_prefixes.get_untracked()),
+            quota_bytes,
+            ttl_seconds,
+            evictor: Evictor::ALL
+                .into_iter()
+                .find(|e| e.as_str() == evictor)
+                .unwrap_or_default(),
+        })
     }
 
     fn request(&self) -> Result<NewOperation, UiError> {
@@ -132,6 +179,12 @@ impl Builder {
                         )
                     }
                 },
+            },
+            "set_tenant_policy" => OpAction::SetTenantPolicy {
+                policy: self.tenant_policy()?,
+            },
+            "remove_tenant" => OpAction::RemoveTenant {
+                name: self.tenant.get_untracked().trim().to_string(),
             },
             _ => OpAction::Load {
                 path,
@@ -264,7 +317,21 @@ pub fn OperationsPage() -> impl IntoView {
                     ("apply_license", "Apply a license"),
                     ("push_properties", "Push properties (live)"),
                     ("rolling_restart", "Rolling restart of the workers"),
+                    ("set_tenant_policy", "Set a tenant's cache policy"),
+                    ("remove_tenant", "Remove a tenant"),
                 ]/>
+                <Show when=move || matches!(action.get().as_str(), "set_tenant_policy" | "remove_tenant")>
+                    <Field label="Tenant" value=builder.tenant testid="op-tenant" placeholder="team-a"/>
+                </Show>
+                <Show when=move || action.get() == "set_tenant_policy">
+                    <Field label="Owning group" value=builder.tenant_group testid="op-tenant-group" placeholder="ml-platform"/>
+                    <Field label="Path prefixes" value=builder.tenant_prefixes testid="op-tenant-prefixes" placeholder="/datasets/team-a, /scratch/team-a"/>
+                    <Field label="Quota in bytes (blank: none)" value=builder.tenant_quota testid="op-tenant-quota" placeholder="214748364800"/>
+                    <Field label="TTL (blank: none)" value=builder.tenant_ttl testid="op-tenant-ttl" placeholder="7d"/>
+                    <Choice label="Evictor" value=builder.tenant_evictor testid="op-tenant-evictor" options=&[
+                        ("LRU", "LRU"), ("LFU", "LFU"), ("FIFO", "FIFO"),
+                    ]/>
+                </Show>
                 <Show when=move || action.get() == "rolling_restart">
                     <Field label="Workers per batch (1 or 10%)" value=builder.max_unavailable testid="op-max-unavailable" placeholder="as applied, else 10%"/>
                 </Show>

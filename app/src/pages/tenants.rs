@@ -29,7 +29,7 @@ fn ttl(seconds: Option<u64>) -> String {
 }
 
 /// `90s`, `15m`, `12h`, `7d` or blank (none) as seconds.
-fn parse_ttl(text: &str) -> Result<Option<u64>, String> {
+pub(crate) fn parse_ttl(text: &str) -> Result<Option<u64>, String> {
     let text = text.trim();
     if text.is_empty() || text == "none" {
         return Ok(None);
