@@ -173,7 +173,7 @@ fn bearer_tokens_are_checked_and_the_policy_decides_by_role_and_group() {
         refusal["error"]["message"]
             .as_str()
             .unwrap()
-            .contains("may not cluster.create on cluster on cluster a1 (group analytics)"),
+            .contains("may not cluster.create on cluster a1 (group analytics)"),
         "{refusal}"
     );
     let r = bearer(
@@ -513,6 +513,29 @@ fn a_groups_admin_neither_reads_nor_changes_another_groups_tenant() {
         let r = operation(&analytics, group, 60);
         assert_eq!(r.status(), StatusCode::FORBIDDEN, "as {group}");
     }
+    // Owning the tenant does not open another group's cluster to it.
+    let r = admin
+        .post(api("/clusters"))
+        .json(&json!({"name": "elsewhere", "coordinator_url": cluster.coordinator.url, "labels": {"group": "analytics"}}))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let r = bearer(
+        &Client::new(),
+        &platform,
+        reqwest::Method::POST,
+        &api("/operations"),
+        Some(json!({
+            "action": {"type": "set_tenant_policy", "policy": {"name": "pay", "group": "platform", "prefixes": ["/pay"], "ttl_seconds": 60}},
+            "targets": {"kind": "clusters", "names": ["tenancy", "elsewhere"]},
+        })),
+    );
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    assert!(
+        r.text()
+            .unwrap()
+            .contains("may not cluster.update on cluster elsewhere (group analytics)")
+    );
     let r = bearer(
         &Client::new(),
         &analytics,

@@ -441,6 +441,7 @@ async fn operation_questions(
                     questions.push((verb, handed));
                 }
             }
+            questions.extend(tenant_clusters(state, targets).await);
         }
         OperationAction::RemoveTenant { name } => {
             let owner = tenant_resource(state, name, None).await;
@@ -450,6 +451,7 @@ async fn operation_questions(
                     owner.clone().on_cluster(cluster.clone()),
                 ));
             }
+            questions.extend(tenant_clusters(state, targets).await);
         }
         other => {
             let path = match other {
@@ -467,6 +469,19 @@ async fn operation_questions(
     }
     if questions.is_empty() {
         questions.push((Action::OperationRun, Resource::new("operation")));
+    }
+    questions
+}
+
+/// A tenant's policy changes each target cluster's cache too: owning the
+/// tenant does not open another group's clusters to it.
+async fn tenant_clusters(state: &AppState, targets: &[String]) -> Vec<Question> {
+    let mut questions = Vec::new();
+    for cluster in targets {
+        questions.push((
+            Action::ClusterUpdate,
+            cluster_resource(state, cluster).await,
+        ));
     }
     questions
 }
@@ -523,8 +538,10 @@ fn describe(resource: &Resource) -> String {
     if let Some(tenant) = &resource.tenant {
         text.push_str(&format!(" {tenant}"));
     }
-    if let Some(cluster) = &resource.cluster {
-        text.push_str(&format!(" on cluster {cluster}"));
+    match &resource.cluster {
+        Some(cluster) if resource.kind == "cluster" => text.push_str(&format!(" {cluster}")),
+        Some(cluster) => text.push_str(&format!(" on cluster {cluster}")),
+        None => {}
     }
     match &resource.group {
         Some(group) => text.push_str(&format!(" (group {group})")),
