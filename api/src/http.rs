@@ -17,6 +17,9 @@ use crate::ErrorBody;
 /// and a bound keeps a misbehaving client from filling memory.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 
+/// What a request without credentials is told.
+pub const UNAUTHENTICATED: &str = "authentication required: log in, or send Authorization: Bearer with an API token or an access token";
+
 /// An error answer: a status and the JSON envelope.
 #[derive(Debug)]
 pub struct ApiError {
@@ -44,11 +47,7 @@ impl ApiError {
     /// A 401: the request carries no credential, or one that does not
     /// prove who it is from.
     pub fn unauthenticated() -> Self {
-        Self::new(
-            StatusCode::UNAUTHORIZED,
-            "unauthenticated",
-            "authentication required: log in, or send Authorization: Bearer with an API token or an access token",
-        )
+        Self::new(StatusCode::UNAUTHORIZED, "unauthenticated", UNAUTHENTICATED)
     }
 
     /// A 403: the caller is known and the policy does not allow this.

@@ -217,7 +217,9 @@ pub fn verify(presented: &str, stored: &StoredToken, now: DateTime<Utc>) -> Resu
     Ok(())
 }
 
-fn sha256_hex(secret: &str) -> String {
+/// Lowercase hex SHA-256 of `secret`: how tokens, session ids and login
+/// states are stored.
+pub fn sha256_hex(secret: &str) -> String {
     Sha256::digest(secret.as_bytes())
         .iter()
         .map(|b| format!("{b:02x}"))

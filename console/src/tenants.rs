@@ -31,7 +31,7 @@ enum Tenants {
 }
 
 /// A tenant's console record.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TenantRecord {
     pub name: String,
     /// The group whose admins may change the tenant.

@@ -162,7 +162,7 @@ async fn admit(
         (None, Some(session)) => session.actor.clone(),
         (None, None) => {
             return Err(Refusal::unauthenticated(
-                "authentication required: log in, or send Authorization: Bearer with an API token or an access token",
+                ringside_api::http::UNAUTHENTICATED,
             ));
         }
     };

@@ -22,9 +22,8 @@ use ringside_auth::{
     password::{self, PasswordError},
     session,
     signer::{ConsoleSigner, SignerError},
-    token::{self, Scope, StoredToken, TokenError},
+    token::{self, Scope, StoredToken, TokenError, sha256_hex},
 };
-use sha2::{Digest, Sha256};
 
 use crate::{
     Actor,
@@ -145,13 +144,6 @@ impl std::fmt::Debug for IdentityService {
             .field("bootstrap", &self.0.bootstrap)
             .finish_non_exhaustive()
     }
-}
-
-fn sha256_hex(text: &str) -> String {
-    Sha256::digest(text.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
 }
 
 /// `next` if it is a path on this console, else `/`: a login must not
@@ -347,7 +339,8 @@ impl IdentityService {
         let Some(account) = self.0.store.local_user(user).await? else {
             // The same argon2 work as for a real account, so the answer's
             // timing does not tell which names exist.
-            let _ = password::hash_password(password);
+            let candidate = password.clone();
+            let _ = tokio::task::spawn_blocking(move || password::hash_password(&candidate)).await;
             return Err(IdentityError::BadCredentials);
         };
         let hash = account.password_hash.clone();
