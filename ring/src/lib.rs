@@ -78,7 +78,8 @@
 //!   (wrapping). MULTI_PROBE's probes are `d(h, 0..k)`; the probe with the
 //!   smallest clockwise distance to the next point wins (ties: lower member).
 //! - A point ring owner is the first point `>= h`, wrapping to the lowest;
-//!   colliding points belong to the member whose id sorts first.
+//!   colliding points belong to the member whose id sorts first, and the
+//!   other members at that point are its next fallbacks, in id order.
 //! - KETAMA: worker points = MD5(`"{id}-{k}"`) for k = 0, 1, ..., four
 //!   little-endian `u32` per digest, on a 32-bit ring (libketama's layout);
 //!   key hash = the top 32 bits of `h`. (libketama hashes keys with MD5 as
