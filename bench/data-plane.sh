@@ -105,7 +105,8 @@ COORD=http://127.0.0.1:$CPORT
 WORKER=http://127.0.0.1:$WPORT
 URL=$WORKER/api/v1/files/bench/data.bin
 REF_URL=http://127.0.0.1:$RPORT/bench/data.bin
-COMMON=(--set "ringside.ufs.root=$UFS" --set "ringside.coordinator.address=$COORD")
+COMMON=(--set "ringside.ufs.root=$UFS" --set "ringside.coordinator.address=$COORD"
+    --set "ringside.security.cluster.token.file=$WORK/cluster.token")
 EXTRA=()
 for kv in ${WORKER_SET:-}; do EXTRA+=(--set "$kv"); done
 

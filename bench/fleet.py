@@ -57,6 +57,12 @@ def start_simulator(bin_dir, count, base_port, work, latency_ms=0):
     return sim, clusters
 
 
+def fleet_token(work):
+    """The cluster token the simulated clusters share (the simulator writes it)."""
+    with open(f"{work}/cluster.token") as f:
+        return f.read().strip()
+
+
 def stop(procs):
     for p in reversed(procs):
         p.terminate()
@@ -149,7 +155,8 @@ def main():
         for name, url in clusters:
             req = urllib.request.Request(
                 console_url + "/api/v1/clusters", method="POST",
-                data=json.dumps({"name": name, "coordinator_url": url}).encode(),
+                data=json.dumps({"name": name, "coordinator_url": url,
+                                 "access_token": fleet_token(work)}).encode(),
                 headers={"content-type": "application/json", **auth_headers()},
             )
             urllib.request.urlopen(req).read()

@@ -86,6 +86,8 @@ class Cluster:
         self.common = [
             "--set", f"ringside.ufs.root={self.ufs}",
             "--set", f"ringside.coordinator.address={self.coordinator}",
+            # The coordinator writes it; the workers and the CLI read it.
+            "--set", f"ringside.security.cluster.token.file={work}/cluster.token",
             "--set", "ringside.worker.pagestore.size=3GiB",
             "--set", "ringside.worker.pagestore.reserved.size=256MiB",
             "--set", "ringside.worker.heartbeat.interval=500ms",

@@ -24,7 +24,7 @@ import threading
 import time
 import urllib.request
 
-from fleet import auth_headers, start_console, start_simulator, stop, wrk_p99  # bench/fleet.py, beside this script
+from fleet import auth_headers, fleet_token, start_console, start_simulator, stop, wrk_p99  # bench/fleet.py, beside this script
 
 
 def post(url, body):
@@ -39,9 +39,10 @@ def get(url):
         return json.loads(r.read())
 
 
-def send(url, method, body, key):
+def send(url, method, body, key, token):
     req = urllib.request.Request(url, method=method, data=json.dumps(body).encode(),
-                                 headers={"content-type": "application/json", "idempotency-key": key})
+                                 headers={"content-type": "application/json", "idempotency-key": key,
+                                          "authorization": f"Bearer {token}"})
     with urllib.request.urlopen(req, timeout=30) as r:
         r.read()
 
@@ -53,13 +54,14 @@ def call(action, path):
     return "POST", "/api/v1/jobs", {"job_type": "FREE", "path": path}
 
 
-def direct(urls, concurrency, action, path, run):
-    """The operation's calls made straight to the coordinators; seconds."""
+def direct(urls, token, concurrency, action, path, run):
+    """The operation's calls made straight to the coordinators (with the
+    cluster token, as the console sends it); seconds."""
     method, route, body = call(action, path)
 
     def one(item):
         i, base = item
-        send(base + route, method, body, f"bench-direct-{run}-{i}")
+        send(base + route, method, body, f"bench-direct-{run}-{i}", token)
 
     start = time.perf_counter()
     with concurrent.futures.ThreadPoolExecutor(concurrency) as pool:
@@ -129,11 +131,12 @@ def main():
                              dict(os.environ, RUST_LOG="warn"))
         procs.append(proc)
         for name, url in clusters:
-            post(console + "/api/v1/clusters", {"name": name, "coordinator_url": url})
+            post(console + "/api/v1/clusters",
+                 {"name": name, "coordinator_url": url, "access_token": fleet_token(work)})
         time.sleep(12)  # one poll round over the fleet first, as in steady state
 
         urls = [u for _, u in clusters]
-        direct_s = statistics.median(direct(urls, args.concurrency, args.action, paths[r], r) for r in range(args.runs))
+        direct_s = statistics.median(direct(urls, fleet_token(work), args.concurrency, args.action, paths[r], r) for r in range(args.runs))
         op_s = statistics.median(
             operation(console, args.concurrency, args.action, paths[args.runs + r]) for r in range(args.runs))
 

@@ -55,7 +55,7 @@ COORD=http://127.0.0.1:$CPORT
 WORKER=http://127.0.0.1:$WPORT
 export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_REGION=us-east-1
 COMMON=(--set ringside.ufs.root=s3://bench --set "ringside.ufs.s3.endpoint=$MOTO"
-    --set "ringside.coordinator.address=$COORD")
+    --set "ringside.coordinator.address=$COORD" --set "ringside.security.cluster.token.file=$WORK/cluster.token")
 
 wait_http() { # URL PID NAME
     for _ in $(seq 300); do

@@ -62,13 +62,6 @@ if [ ! -f "$STATE/demo.license" ]; then
     --id L-DEMO --out "$STATE/demo.license.tmp" > /dev/null
   mv "$STATE/demo.license.tmp" "$STATE/demo.license"
 fi
-# Each cluster's shared secret: with it and the console's key set, the
-# coordinators and workers refuse control calls that carry neither the
-# secret nor the console's signature.
-for spec in "${CLUSTERS[@]}"; do
-  token="$STATE/${spec%%:*}.token"
-  [ -f "$token" ] || (umask 077 && head -c 24 /dev/urandom | base64 > "$token")
-done
 VENDOR_PUB=$(cat "$STATE/vendor.pub")
 LICENSE=$(cat "$STATE/demo.license")
 for spec in "${CLUSTERS[@]}"; do
@@ -88,11 +81,15 @@ ringside.worker.pagestore.size=64MiB
 ringside.worker.pagestore.reserved.size=8MiB
 ringside.license.verification.key=$VENDOR_PUB
 ringside.license=$LICENSE
-ringside.security.cluster.token.file=$STATE_DIR/$name.token
+ringside.security.cluster.token.file=$conf/cluster.token
 ringside.coordinator.security.console.jwks.url=http://127.0.0.1:$CONSOLE_PORT/api/v1/jwks.json
 PROPS
+  # The coordinator writes the cluster token at its first start; the
+  # workers read it, and control calls without it (or the console's
+  # signature) are refused.
   "$BIN_DIR/ringside" --conf "$conf" process start coordinator > "$STATE/logs/$name.log" 2>&1 &
   pids+=($!)
+  wait_healthy "http://127.0.0.1:$port" "coordinator $name"
   for w in $(seq 1 $WORKERS); do
     wdir="$STATE_DIR/$name/worker-$w"
     "$BIN_DIR/ringside" --conf "$conf" \

@@ -21,6 +21,7 @@ pub mod jwks;
 pub mod jwt;
 pub mod oidc;
 pub mod password;
+pub mod private_file;
 mod random;
 pub mod secret;
 pub mod session;

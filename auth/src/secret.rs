@@ -21,6 +21,12 @@ impl SecretString {
         Self(secret.into())
     }
 
+    /// A new random secret: 256 bits as 43 base64url characters, for shared
+    /// secrets a machine generates and another reads from a file.
+    pub fn generate() -> Self {
+        Self(crate::random::base64url::<32>())
+    }
+
     /// The secret itself, for the one place that needs it (a hash, a header,
     /// a form field).
     pub fn expose(&self) -> &str {

@@ -9,8 +9,7 @@
 //!
 //! [`Validator`]: crate::jwt::Validator
 
-use std::fs::{self, File, OpenOptions};
-use std::io::Write;
+use std::fs;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -23,6 +22,7 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 use crate::jwt::ValidatorConfig;
+use crate::private_file::{self, Created};
 use crate::random;
 use crate::secret::SecretString;
 
@@ -267,70 +267,16 @@ impl ConsoleSigner {
         };
         let mut contents = serde_json::to_vec_pretty(&file).expect("a key file serialises");
         contents.push(b'\n');
-        match write_new_atomically(path, &contents)? {
-            Written::Created => Ok(signer),
+        match private_file::create(path, &contents).map_err(|e| SignerError::Io {
+            path: e.path,
+            source: e.source,
+        })? {
+            Created::Written => Ok(signer),
             // Another process created the key first; use theirs, so both
             // sign with the key that is on disk.
-            Written::AlreadyExists => Self::load_or_create(path, issuer),
+            Created::AlreadyExists => Self::load_or_create(path, issuer),
         }
     }
-}
-
-enum Written {
-    Created,
-    AlreadyExists,
-}
-
-/// Writes a temporary file in the target's directory, fsyncs it, and moves
-/// it into place, then fsyncs the directory, so a crash leaves either no key
-/// file or a complete one. The move is a hard link plus unlink rather than a
-/// rename so that it never replaces a key file another process just created.
-fn write_new_atomically(path: &Path, contents: &[u8]) -> Result<Written, SignerError> {
-    let io = |path: &Path| {
-        let path = path.to_owned();
-        move |source| SignerError::Io { path, source }
-    };
-    let dir = match path.parent() {
-        Some(dir) if !dir.as_os_str().is_empty() => dir.to_owned(),
-        _ => PathBuf::from("."),
-    };
-    let name = path.file_name().ok_or_else(|| SignerError::Io {
-        path: path.to_owned(),
-        source: std::io::Error::new(std::io::ErrorKind::InvalidInput, "not a file path"),
-    })?;
-    let mut temp_name = std::ffi::OsString::from(".");
-    temp_name.push(name);
-    temp_name.push(format!(".tmp-{}", random::typeable(8)));
-    let temp = dir.join(temp_name);
-
-    let mut options = OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        // The private key: readable by the console's user only.
-        options.mode(0o600);
-    }
-    let mut file = options.open(&temp).map_err(io(&temp))?;
-    let written = file
-        .write_all(contents)
-        .and_then(|()| file.sync_all())
-        .map_err(io(&temp))
-        .and_then(|()| match fs::hard_link(&temp, path) {
-            Ok(()) => Ok(Written::Created),
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(Written::AlreadyExists),
-            Err(source) => Err(SignerError::Io {
-                path: path.to_owned(),
-                source,
-            }),
-        });
-    let removed = fs::remove_file(&temp).map_err(io(&temp));
-    let written = written?;
-    removed?;
-    File::open(&dir)
-        .and_then(|d| d.sync_all())
-        .map_err(io(&dir))?;
-    Ok(written)
 }
 
 /// RFC 7638 thumbprint of an Ed25519 public key: SHA-256 over the required

@@ -1,7 +1,8 @@
 //! A fleet in one process: N real coordinators, each with its own
 //! metastore and port and no workers, for console tests and benchmarks
 //! that need many clusters on one machine. Nothing is mocked: each serves
-//! the same API, metrics and jobs as a coordinator started on its own.
+//! the same API, metrics and jobs as a coordinator started on its own, and
+//! refuses control calls without the fleet's cluster token (`DIR/cluster.token`).
 
 use std::{future::Future, path::Path, time::Duration};
 
@@ -70,6 +71,12 @@ pub async fn run(
                 dir.join(&name).display()
             ),
             format!("ringside.ufs.root={}", ufs.display()),
+            // One token for the whole fleet, which the first coordinator
+            // writes: a console registers each cluster with it.
+            format!(
+                "ringside.security.cluster.token.file={}",
+                dir.join("cluster.token").display()
+            ),
         ];
         let site = SiteConfig::parse("", "fleet simulator", &overrides).map_err(|source| {
             SimulatorError::Config {

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use crate::schema::keys;
 use crate::site::SiteConfig;
-use crate::types::{EvictorType, MembershipType, SelectionPolicy};
+use crate::types::{AuthenticationType, EvictorType, MembershipType, SelectionPolicy};
 
 /// How files map to workers. Every party that hashes (coordinator, clients)
 /// must agree on all of it, or they look for files on different workers.
@@ -115,11 +115,14 @@ pub struct CoordinatorConfig {
 }
 
 /// Who may make control calls (anything but reads) to a cluster's
-/// processes. With neither set, control calls are not authenticated.
-#[derive(Clone, Debug, Default, PartialEq)]
+/// processes. Authenticated unless `authentication` is NONE.
+#[derive(Clone, Debug, PartialEq)]
 pub struct SecurityConfig {
-    /// The cluster's shared secret, sent by workers and the CLI.
-    pub cluster_token_file: Option<PathBuf>,
+    /// TOKEN (the default) or NONE.
+    pub authentication: AuthenticationType,
+    /// The cluster's shared secret, sent by workers and the CLI; the
+    /// coordinator creates it when missing.
+    pub cluster_token_file: PathBuf,
     /// The console's JWKS, for calls the console signs (coordinator only).
     pub console_jwks_url: Option<String>,
     /// The issuer of those calls.
@@ -127,6 +130,11 @@ pub struct SecurityConfig {
 }
 
 impl SecurityConfig {
+    /// Whether control calls are checked.
+    pub fn enforcing(&self) -> bool {
+        self.authentication == AuthenticationType::Token
+    }
+
     fn from_site(site: &SiteConfig) -> SecurityConfig {
         let console_jwks_url: Option<String> =
             site.get(keys::COORDINATOR_SECURITY_CONSOLE_JWKS_URL);
@@ -138,6 +146,7 @@ impl SecurityConfig {
                     .map(|url| url.trim_end_matches("/api/v1/jwks.json").to_string())
             });
         SecurityConfig {
+            authentication: site.get(keys::SECURITY_AUTHENTICATION_TYPE),
             cluster_token_file: site.get(keys::SECURITY_CLUSTER_TOKEN_FILE),
             console_jwks_url,
             console_issuer,

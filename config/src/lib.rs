@@ -39,7 +39,10 @@ pub use error::{ConfigError, Conflict};
 pub use properties::{RawProperty, parse_properties};
 pub use schema::{Key, Property, SCHEMA, keys, markdown_row, markdown_table, property, suggest};
 pub use site::{Change, Entry, SiteConfig, Source};
-pub use types::{EvictorType, FromValue, MembershipType, PropertyType, SelectionPolicy, Value};
+pub use types::{
+    AuthenticationType, EvictorType, FromValue, MembershipType, PropertyType, SelectionPolicy,
+    Value,
+};
 
 /// Name of the site file inside the configuration directory.
 pub const SITE_FILE_NAME: &str = "ringside-site.properties";

@@ -9,7 +9,9 @@ use std::fmt::Write as _;
 use std::marker::PhantomData;
 use std::time::Duration;
 
-use crate::types::{EvictorType, MembershipType, PropertyType, SelectionPolicy};
+use crate::types::{
+    AuthenticationType, EvictorType, MembershipType, PropertyType, SelectionPolicy,
+};
 
 /// One property in the schema.
 #[derive(Debug)]
@@ -93,7 +95,7 @@ macro_rules! schema {
             use super::{Key, Slot};
             use std::path::PathBuf;
             use std::time::Duration;
-            use crate::types::{EvictorType, MembershipType, SelectionPolicy};
+            use crate::types::{AuthenticationType, EvictorType, MembershipType, SelectionPolicy};
 
             $(
                 #[doc = concat!("`", $name, "`: ", $description)]
@@ -401,11 +403,17 @@ schema! {
         description: "How long finished jobs stay listed before they are cleaned up",
     }
 
-    SECURITY_CLUSTER_TOKEN_FILE: Option<PathBuf> = "ringside.security.cluster.token.file" {
-        kind: PropertyType::Optional(&PropertyType::Path),
-        default: "",
+    SECURITY_AUTHENTICATION_TYPE: AuthenticationType = "ringside.security.authentication.type" {
+        kind: PropertyType::Enum(AuthenticationType::NAMES),
+        default: "TOKEN",
         dynamic: false,
-        description: "File holding the cluster's shared secret: once set on every process of the cluster, control calls (anything but reads) to the coordinator and workers must carry it as a bearer token or come signed by the console",
+        description: "TOKEN: control calls (anything but reads) to the coordinator and workers must carry the cluster token or come signed by the console; NONE turns that off, for a sandbox only",
+    }
+    SECURITY_CLUSTER_TOKEN_FILE: PathBuf = "ringside.security.cluster.token.file" {
+        kind: PropertyType::Path,
+        default: "/tmp/ringside/cluster.token",
+        dynamic: false,
+        description: "File holding the cluster's shared secret, the same on every process of the cluster: the coordinator writes a new one (mode 0600) at its first start if the file does not exist; workers refuse to start without it, and the CLI sends it with control calls",
     }
     COORDINATOR_SECURITY_CONSOLE_JWKS_URL: Option<String> = "ringside.coordinator.security.console.jwks.url" {
         kind: PropertyType::Optional(&PropertyType::Url),

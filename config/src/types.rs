@@ -413,6 +413,16 @@ named_enum! {
 }
 
 named_enum! {
+    /// Whether a cluster's processes authenticate control calls.
+    AuthenticationType {
+        /// Control calls carry the cluster token or a console-signed JWT.
+        Token = "TOKEN",
+        /// Anyone who can reach a port may change the cluster.
+        None = "NONE",
+    }
+}
+
+named_enum! {
     /// Where the list of workers in a cluster is kept.
     MembershipType {
         /// In the coordinator's own metastore; workers register by heartbeat.

@@ -11,6 +11,7 @@ use chacha20poly1305::{
     KeyInit, XChaCha20Poly1305, XNonce,
     aead::{Aead, AeadCore, OsRng, Payload},
 };
+use ringside_auth::private_file::{self, Created};
 
 /// The stored form's version prefix; a new scheme gets a new prefix.
 const PREFIX: &str = "v1:";
@@ -66,12 +67,17 @@ impl SecretKey {
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 let key = XChaCha20Poly1305::generate_key(&mut OsRng);
-                write_private(path, &format!("{}\n", STANDARD.encode(key))).map_err(|source| {
+                let contents = format!("{}\n", STANDARD.encode(key));
+                let created = private_file::create(path, contents.as_bytes()).map_err(|e| {
                     SecretError::Create {
-                        path: shown,
-                        source,
+                        path: shown.clone(),
+                        source: e.source,
                     }
                 })?;
+                if created == Created::AlreadyExists {
+                    // Another console process made one first: use theirs.
+                    return Self::load_or_create(path);
+                }
                 tracing::info!(path = %path.display(), "created a new secret key for tokens at rest");
                 Ok(SecretKey(key))
             }
@@ -125,17 +131,6 @@ impl SecretKey {
             .map_err(|_| SecretError::Corrupt("wrong key, or sealed for another cluster"))?;
         String::from_utf8(plain).map_err(|_| SecretError::Corrupt("not text"))
     }
-}
-
-fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
-    use std::io::Write;
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut file = options.open(path)?;
-    file.write_all(text.as_bytes())?;
-    file.sync_all()
 }
 
 #[cfg(test)]

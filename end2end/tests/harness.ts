@@ -27,7 +27,8 @@ export function freePort(): Promise<number> {
 export class Daemon {
   // The console's bootstrap admin password, read from its password file.
   password?: string;
-  // An API token of the bootstrap admin's, for the tests' own REST calls.
+  // An API token of the bootstrap admin's (a console) or the cluster token
+  // (a coordinator), for the tests' own REST calls.
   token?: string;
 
   constructor(
@@ -71,6 +72,9 @@ async function startDaemon(name: string, command: string, args: string[], url: s
 
 export const workDir = () => mkdtempSync(join(tmpdir(), "ringside-e2e-"));
 
+// Where a test cluster's coordinator writes its cluster token.
+const tokenFile = (name: string, dir: string) => join(dir, name, "cluster.token");
+
 // Properties every process of one test cluster shares.
 function clusterSets(name: string, dir: string, port: number): string[] {
   const ufs = join(dir, name, "ufs");
@@ -79,6 +83,7 @@ function clusterSets(name: string, dir: string, port: number): string[] {
     "--set", `ringside.cluster.name=${name}`,
     "--set", `ringside.coordinator.address=http://127.0.0.1:${port}`,
     "--set", `ringside.ufs.root=${ufs}`,
+    "--set", `ringside.security.cluster.token.file=${tokenFile(name, dir)}`,
     "--set", "ringside.worker.pagestore.size=16MiB",
     "--set", "ringside.worker.pagestore.reserved.size=4MiB",
     "--set", "ringside.worker.heartbeat.interval=200ms",
@@ -95,7 +100,7 @@ export function ringside(...args: string[]): string {
 // cluster (same port, same metastore). `sets` are more `--set k=v`s.
 export async function startCoordinator(name: string, dir: string, port?: number, sets: string[] = []): Promise<Daemon> {
   port ??= await freePort();
-  return startDaemon(
+  const coordinator = await startDaemon(
     `coordinator ${name}`,
     join(binDir, "ringside"),
     [
@@ -109,6 +114,9 @@ export async function startCoordinator(name: string, dir: string, port?: number,
     `http://127.0.0.1:${port}`,
     join(dir, `coordinator-${name}-${Date.now()}.log`),
   );
+  const file = sets.find((set) => set.startsWith("ringside.security.cluster.token.file="))?.split("=")[1];
+  coordinator.token = readFileSync(file ?? tokenFile(name, dir), "utf8").trim();
+  return coordinator;
 }
 
 export async function startWorker(cluster: string, coordinator: Daemon, worker: string, dir: string, sets: string[] = []): Promise<Daemon> {

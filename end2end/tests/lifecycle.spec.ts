@@ -16,11 +16,11 @@ test.afterEach(async () => {
   await console_?.stop();
 });
 
-async function register(name: string, url: string) {
+async function register(coordinator: Daemon, name: string) {
   const res = await console_.fetch(`${console_.url}/api/v1/clusters`, {
     method: "POST",
     headers: { "content-type": "application/json" },
-    body: JSON.stringify({ name, coordinator_url: url, labels: { tier: "life" } }),
+    body: JSON.stringify({ name, coordinator_url: coordinator.url, access_token: coordinator.token, labels: { tier: "life" } }),
   });
   expect(res.status).toBe(201);
 }
@@ -32,8 +32,8 @@ test("the cluster page's lifecycle, a rolling restart fanned out to two clusters
   const a2 = await startWorker("life-a", a, "a2", dir);
   const b = await startCoordinator("life-b", dir);
   daemons.push(a, a1, a2, b, await startWorker("life-b", b, "b1", dir));
-  await register("life-a", a.url);
-  await register("life-b", b.url);
+  await register(a, "life-a");
+  await register(b, "life-b");
 
   // The phase and every process with its version.
   await page.goto(`${console_.url}/clusters/life-a`);

@@ -18,11 +18,11 @@ test.afterEach(async () => {
   await console_?.stop();
 });
 
-async function register(name: string, url: string, labels: Record<string, string>) {
+async function register(name: string, url: string, labels: Record<string, string>, accessToken?: string) {
   const res = await console_.fetch(`${console_.url}/api/v1/clusters`, {
     method: "POST",
     headers: { "content-type": "application/json" },
-    body: JSON.stringify({ name, coordinator_url: url, labels }),
+    body: JSON.stringify({ name, coordinator_url: url, labels, access_token: accessToken }),
   });
   expect(res.status).toBe(201);
 }
@@ -39,7 +39,7 @@ test("a load on every labelled cluster, a deployment license applied to three, t
     writeFileSync(join(dir, name, "ufs", "data", "f.bin"), Buffer.alloc(200_000, 7));
     const coordinator = await startCoordinator(name, dir, undefined, [`ringside.license.verification.key=${publicKey}`]);
     daemons.push(coordinator, await startWorker(name, coordinator, "w1", dir));
-    await register(name, coordinator.url, { tier: "gold" });
+    await register(name, coordinator.url, { tier: "gold" }, coordinator.token);
   }
   await register("ops-other", "http://127.0.0.1:1", { tier: "bronze" });
 

@@ -380,6 +380,15 @@ impl<'a> Cluster<'a> {
         })
     }
 
+    /// The cluster token the coordinator wrote, for control calls; None
+    /// before its first start (the coordinator's refusal then says so).
+    fn cluster_token(&self) -> Option<String> {
+        let site = SiteConfig::parse(&self.site_text(), "site", &[]).ok()?;
+        let path = site.get(keys::SECURITY_CLUSTER_TOKEN_FILE);
+        let token = std::fs::read_to_string(path).ok()?;
+        Some(token.trim().to_string())
+    }
+
     /// The site file: the spec's own settings, then its properties.
     fn site_text(&self) -> String {
         let spec = &self.spec;
@@ -407,6 +416,22 @@ impl<'a> Cluster<'a> {
             {
                 set(keys::WORKER_MEMBERSHIP_MANAGER_TYPE.name(), "ETCD");
             }
+        }
+        // Beside the site file, so every process of the cluster (and the
+        // CLI given `--conf`) finds the token the coordinator writes.
+        if !spec
+            .site_properties
+            .contains(keys::SECURITY_CLUSTER_TOKEN_FILE.name())
+        {
+            set(
+                keys::SECURITY_CLUSTER_TOKEN_FILE.name(),
+                &self
+                    .layout
+                    .conf_dir()
+                    .join("cluster.token")
+                    .display()
+                    .to_string(),
+            );
         }
         text.push_str(&spec.site_properties);
         text
@@ -778,6 +803,11 @@ impl<'a> Cluster<'a> {
         let mut request = self.http.request(method.clone(), &url);
         if let Some(body) = body {
             request = request.json(body);
+        }
+        if method != reqwest::Method::GET
+            && let Some(token) = self.cluster_token()
+        {
+            request = request.bearer_auth(token);
         }
         let response = request
             .send()

@@ -23,6 +23,7 @@ pub struct Cluster {
     pub ufs: PathBuf,
     pub coordinator: Daemon,
     pub properties: Vec<String>,
+    /// Sends the cluster token, so control calls pass the coordinator's guard.
     pub http: Client,
 }
 
@@ -52,13 +53,14 @@ impl Cluster {
             "ringside.worker.failure.detection.timeout=2s".to_string(),
             "ringside.worker.offline.removal.timeout=1h".to_string(),
         ];
+        properties.extend(crate::default_token_file(dir.path(), overrides));
         properties.extend_from_slice(overrides);
         let coordinator = start_coordinator_with(name, dir.path(), port, &properties);
         let workers: Vec<Daemon> = names
             .iter()
             .map(|name| start_worker(name, dir.path(), &properties))
             .collect();
-        let cluster = Cluster {
+        let mut cluster = Cluster {
             name: name.to_string(),
             dir,
             ufs,
@@ -66,6 +68,7 @@ impl Cluster {
             properties,
             http: Client::new(),
         };
+        cluster.http = crate::bearer_client(&cluster.token());
         assert!(
             eventually(Duration::from_secs(10), || cluster.online().len()
                 == names.len()),
@@ -133,6 +136,16 @@ impl Cluster {
             .unwrap()
             .json()
             .unwrap()
+    }
+
+    /// The cluster token its coordinator wrote.
+    pub fn token(&self) -> String {
+        let file = self
+            .properties
+            .iter()
+            .find_map(|p| p.strip_prefix("ringside.security.cluster.token.file="))
+            .expect("start_with always names a token file");
+        std::fs::read_to_string(file).unwrap().trim().to_string()
     }
 
     /// `ringside ARGS` with this cluster's properties.

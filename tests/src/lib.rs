@@ -112,17 +112,10 @@ impl Daemon {
 
     /// An HTTP client that sends this daemon's API token, when it has one.
     pub fn client(&self) -> reqwest::blocking::Client {
-        let mut headers = reqwest::header::HeaderMap::new();
-        if let Some(token) = &self.token {
-            headers.insert(
-                reqwest::header::AUTHORIZATION,
-                format!("Bearer {token}").parse().expect("a header value"),
-            );
+        match &self.token {
+            Some(token) => bearer_client(token),
+            None => reqwest::blocking::Client::new(),
         }
-        reqwest::blocking::Client::builder()
-            .default_headers(headers)
-            .build()
-            .expect("an http client")
     }
 
     pub fn log_text(&self) -> String {
@@ -186,6 +179,38 @@ pub fn ringside(properties: &[String]) -> Command {
     command
 }
 
+/// The token file a test's processes share (`dir/cluster.token`, which the
+/// coordinator writes), unless `properties` name their own.
+pub fn default_token_file(dir: &Path, properties: &[String]) -> Vec<String> {
+    let key = "ringside.security.cluster.token.file=";
+    if properties.iter().any(|p| p.starts_with(key)) {
+        return Vec::new();
+    }
+    vec![format!("{key}{}", dir.join("cluster.token").display())]
+}
+
+/// The cluster token the coordinator wrote under `dir`, for a console's
+/// `access_token` or a test's own control calls.
+pub fn cluster_token(dir: &Path) -> String {
+    let path = dir.join("cluster.token");
+    std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("no cluster token at {}: {e}", path.display()))
+        .trim()
+        .to_string()
+}
+
+/// A client that sends `token` as a bearer with every request.
+pub fn bearer_client(token: &str) -> reqwest::blocking::Client {
+    let mut headers = reqwest::header::HeaderMap::new();
+    let mut value = reqwest::header::HeaderValue::from_str(&format!("Bearer {token}")).unwrap();
+    value.set_sensitive(true);
+    headers.insert(reqwest::header::AUTHORIZATION, value);
+    reqwest::blocking::Client::builder()
+        .default_headers(headers)
+        .build()
+        .unwrap()
+}
+
 /// Starts a coordinator on `port` with extra properties.
 pub fn start_coordinator_with(name: &str, dir: &Path, port: u16, extra: &[String]) -> Daemon {
     let mut properties = vec![
@@ -197,6 +222,7 @@ pub fn start_coordinator_with(name: &str, dir: &Path, port: u16, extra: &[String
             dir.join(name).join("metastore").display()
         ),
     ];
+    properties.extend(default_token_file(dir, extra));
     properties.extend_from_slice(extra);
     let mut command = ringside(&properties);
     command.args(["process", "start", "coordinator"]);
@@ -227,7 +253,8 @@ pub fn start_worker_on(name: &str, dir: &Path, cluster: &[String], port: u16) ->
 /// The command `start_worker_on` runs, for a test that expects the worker
 /// to stop on its own (its log goes where the caller sends it).
 pub fn worker_command(name: &str, dir: &Path, cluster: &[String], port: u16) -> Command {
-    let mut properties = cluster.to_vec();
+    let mut properties = default_token_file(dir, cluster);
+    properties.extend_from_slice(cluster);
     properties.extend([
         "ringside.worker.bind.host=127.0.0.1".to_string(),
         format!("ringside.worker.port={port}"),
@@ -427,6 +454,8 @@ pub fn metric(base: &str, name: &str) -> Option<u64> {
 pub struct Simulator {
     /// `(name, url)` of each simulated cluster.
     pub clusters: Vec<(String, String)>,
+    /// The cluster token every simulated cluster shares.
+    pub token: String,
     child: Child,
 }
 
@@ -476,7 +505,12 @@ impl Simulator {
                 })
                 .collect();
             if clusters.len() == count as usize {
-                return Simulator { clusters, child };
+                let token = cluster_token(dir);
+                return Simulator {
+                    clusters,
+                    token,
+                    child,
+                };
             }
             let _ = child.kill();
             let _ = child.wait();

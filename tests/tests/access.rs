@@ -488,7 +488,7 @@ fn a_groups_admin_neither_reads_nor_changes_another_groups_tenant() {
     let api = |path: &str| format!("{}/api/v1{path}", console.url);
     let r = admin
         .post(api("/clusters"))
-        .json(&json!({"name": "tenancy", "coordinator_url": cluster.coordinator.url, "labels": {"group": "platform"}}))
+        .json(&json!({"name": "tenancy", "coordinator_url": cluster.coordinator.url, "access_token": cluster.token(), "labels": {"group": "platform"}}))
         .send()
         .unwrap();
     assert_eq!(r.status(), StatusCode::CREATED);
@@ -516,7 +516,7 @@ fn a_groups_admin_neither_reads_nor_changes_another_groups_tenant() {
     // Owning the tenant does not open another group's cluster to it.
     let r = admin
         .post(api("/clusters"))
-        .json(&json!({"name": "elsewhere", "coordinator_url": cluster.coordinator.url, "labels": {"group": "analytics"}}))
+        .json(&json!({"name": "elsewhere", "coordinator_url": cluster.coordinator.url, "access_token": cluster.token(), "labels": {"group": "analytics"}}))
         .send()
         .unwrap();
     assert_eq!(r.status(), StatusCode::CREATED);

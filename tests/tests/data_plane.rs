@@ -537,6 +537,10 @@ for base, _, files in os.walk(root):
         "ringside.worker.pagestore.size=16MiB".to_string(),
         "ringside.worker.pagestore.reserved.size=4MiB".to_string(),
         "ringside.worker.heartbeat.interval=200ms".to_string(),
+        format!(
+            "ringside.security.cluster.token.file={}",
+            dir.path().join("cluster.token").display()
+        ),
     ];
     // moto's test credentials, for the child processes only.
     let with_credentials = |mut command: Command| {

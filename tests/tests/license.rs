@@ -21,7 +21,8 @@ use ringside_api::{
     license::{LicenseSource, LicenseState, LicenseStatus},
 };
 use ringside_tests::{
-    cluster::Cluster, eventually, free_port, ringside, start_coordinator_with, worker_command,
+    bearer_client, cluster::Cluster, cluster_token, default_token_file, eventually, free_port,
+    ringside, start_coordinator_with, worker_command,
 };
 
 /// A vendor: a key pair made by `ringside license keygen`.
@@ -397,6 +398,7 @@ fn start_fails(properties: &[String]) -> String {
             dir.path().join("metastore").display()
         ),
     ];
+    all.extend(default_token_file(dir.path(), properties));
     all.extend_from_slice(properties);
     let mut child = ringside(&all)
         .args(["process", "start", "coordinator"])
@@ -470,9 +472,9 @@ fn the_api_refuses_bad_licenses_with_a_code_and_the_reason() {
     let dir = tempfile::tempdir().unwrap();
     let vendor = Vendor::new(dir.path(), "vendor");
     let other = Vendor::new(dir.path(), "other");
-    let http = Client::new();
     let coordinator =
         start_coordinator_with("beta", dir.path(), free_port(), &[vendor.key_property()]);
+    let http = bearer_client(&cluster_token(dir.path()));
     let url = coordinator.url.as_str();
 
     let before = status(&http, url);
@@ -553,8 +555,9 @@ fn the_api_refuses_bad_licenses_with_a_code_and_the_reason() {
     assert!(doc["components"]["schemas"]["LicenseStatus"].is_object());
 
     // The CLI: show, and apply refused with the coordinator's reason.
+    let token = default_token_file(dir.path(), &[]);
     let cli = |args: &[&str]| {
-        ringside(&[])
+        ringside(&token)
             .args(["--coordinator", url])
             .args(args)
             .output()
@@ -585,7 +588,8 @@ fn the_api_refuses_bad_licenses_with_a_code_and_the_reason() {
     let keyless_dir = dir.path().join("keyless");
     std::fs::create_dir_all(&keyless_dir).unwrap();
     let keyless = start_coordinator_with("beta", &keyless_dir, free_port(), &[]);
-    let message = refused(&http, &keyless.url, &good, 409, "license_no_key");
+    let keyless_http = bearer_client(&cluster_token(&keyless_dir));
+    let message = refused(&keyless_http, &keyless.url, &good, 409, "license_no_key");
     assert!(
         message.contains("no ringside.license.verification.key"),
         "{message}"

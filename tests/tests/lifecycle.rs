@@ -25,7 +25,7 @@ use ringside_api::{
     lifecycle::{LifecycleStatus, Phase},
     worker::WorkerStatus,
 };
-use ringside_tests::{Etcd, bin, bin_dir, eventually, stdout_of};
+use ringside_tests::{Etcd, bearer_client, bin, bin_dir, cluster_token, eventually, stdout_of};
 
 /// The release the upgrade goes to, built by `scripts/build-release.sh`.
 const NEXT: &str = "0.1.0-next";
@@ -140,6 +140,12 @@ impl Lab {
             .args([
                 "--set",
                 &format!("ringside.ufs.root={}", self.ufs.display()),
+                // Where `cluster apply` has the coordinator write it.
+                "--set",
+                &format!(
+                    "ringside.security.cluster.token.file={}",
+                    self.state.join("lab/conf/cluster.token").display()
+                ),
             ])
             .args(args)
             .output()
@@ -213,6 +219,11 @@ impl Lab {
 
     fn lifecycle(&self) -> LifecycleStatus {
         self.get("/lifecycle")
+    }
+
+    /// A client with the cluster token the coordinator wrote, for control calls.
+    fn control(&self) -> Client {
+        bearer_client(&cluster_token(&self.state.join("lab/conf")))
     }
 
     /// Process pids as `cluster status --format json` lists them.
@@ -647,15 +658,14 @@ fn the_guides_lifecycle_section_end_to_end() {
     // worker to restart in place (same pid, a newer start), one at a time.
     let pids = lab.pids();
     let started = worker_starts(&lab);
-    let response = lab
-        .http
+    let control = lab.control();
+    let response = control
         .post(format!("{}/api/v1/lifecycle/restart", lab.url()))
         .json(&serde_json::json!({ "max_unavailable": 1 }))
         .send()
         .unwrap();
     assert_eq!(response.status(), 202);
-    let again = lab
-        .http
+    let again = control
         .post(format!("{}/api/v1/lifecycle/restart", lab.url()))
         .json(&serde_json::json!({}))
         .send()

@@ -6,8 +6,14 @@ use std::time::Duration;
 use reqwest::blocking::Client;
 use ringside_api::{WorkerState, WorkerView};
 use ringside_tests::{
-    Etcd, eventually, free_port, ringside, start_coordinator_with, start_worker, start_worker_on,
+    Etcd, default_token_file, eventually, free_port, ringside, start_coordinator_with,
+    start_worker, start_worker_on,
 };
+
+/// The token file the coordinator writes and the workers and the CLI read.
+fn token_file(dir: &std::path::Path) -> String {
+    default_token_file(dir, &[]).remove(0)
+}
 
 fn workers(coordinator: &str) -> Vec<WorkerView> {
     Client::new()
@@ -60,6 +66,7 @@ fn members_in_etcd() {
     let port = free_port();
     let properties = vec![
         "ringside.cluster.name=etcdc".to_string(),
+        token_file(dir.path()),
         format!("ringside.ufs.root={}", ufs.display()),
         format!("ringside.coordinator.address=http://127.0.0.1:{port}"),
         "ringside.worker.membership.manager.type=ETCD".to_string(),
@@ -122,6 +129,7 @@ fn a_static_worker_list() {
     .unwrap();
     let properties = vec![
         "ringside.cluster.name=staticc".to_string(),
+        token_file(dir.path()),
         format!("ringside.ufs.root={}", ufs.display()),
         format!("ringside.coordinator.address=http://127.0.0.1:{port}"),
         "ringside.worker.membership.manager.type=STATIC".to_string(),

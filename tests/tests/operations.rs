@@ -12,23 +12,51 @@ use ringside_tests::{
 use serde_json::{Value, json};
 
 fn register(client: &Client, console: &str, name: &str, url: &str, labels: Value) {
-    let response = client
-        .post(format!("{console}/api/v1/clusters"))
-        .json(&json!({"name": name, "coordinator_url": url, "labels": labels}))
-        .send()
-        .unwrap();
-    assert_eq!(response.status(), StatusCode::CREATED, "{name}");
+    add_cluster(
+        client,
+        console,
+        json!({"name": name, "coordinator_url": url, "labels": labels}),
+    );
 }
 
-/// Registers each of `clusters` under its own name with `labels`.
+fn add_cluster(client: &Client, console: &str, body: Value) {
+    let response = client
+        .post(format!("{console}/api/v1/clusters"))
+        .json(&body)
+        .send()
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::CREATED, "{body}");
+}
+
+/// Registers `name` at `url` of the fleet simulator, with its token.
+fn register_simulated(
+    client: &Client,
+    console: &str,
+    fleet: &Simulator,
+    name: &str,
+    url: &str,
+    labels: Value,
+) {
+    add_cluster(
+        client,
+        console,
+        json!({"name": name, "coordinator_url": url, "access_token": fleet.token, "labels": labels}),
+    );
+}
+
+/// Registers each of `clusters` under its own name with `labels`, and its
+/// cluster token so the console may change it.
 fn register_all(client: &Client, console: &str, clusters: &[&Cluster], labels: Value) {
     for cluster in clusters {
-        register(
+        add_cluster(
             client,
             console,
-            &cluster.name,
-            &cluster.coordinator.url,
-            labels.clone(),
+            json!({
+                "name": cluster.name,
+                "coordinator_url": cluster.coordinator.url,
+                "access_token": cluster.token(),
+                "labels": labels,
+            }),
         );
     }
 }
@@ -199,7 +227,7 @@ fn a_console_killed_mid_operation_resumes_and_runs_every_target_once() {
     let mut console = start_console(dir.path(), "1h", None);
     let http = console.client();
     for (name, url) in &fleet.clusters {
-        register(&http, &console.url, name, url, json!({}));
+        register_simulated(&http, &console.url, &fleet, name, url, json!({}));
     }
     let op = start(
         &http,
@@ -249,7 +277,14 @@ fn a_staged_rollout_halts_at_the_threshold_and_cancel_stops_what_has_not_started
     let console = start_console(dir.path(), "1h", None);
     let http = console.client();
     for (name, url) in &fleet.clusters {
-        register(&http, &console.url, name, url, json!({"tier": "live"}));
+        register_simulated(
+            &http,
+            &console.url,
+            &fleet,
+            name,
+            url,
+            json!({"tier": "live"}),
+        );
     }
     for name in ["dead-a", "dead-b"] {
         let url = format!("http://127.0.0.1:{}", free_port());
@@ -300,7 +335,14 @@ fn a_staged_rollout_halts_at_the_threshold_and_cancel_stops_what_has_not_started
         .map(|(n, _)| format!("slow-{n}"))
         .collect();
     for ((_, url), name) in slow.clusters.iter().zip(&names) {
-        register(&http, &console.url, name, url, json!({"tier": "slow"}));
+        register_simulated(
+            &http,
+            &console.url,
+            &slow,
+            name,
+            url,
+            json!({"tier": "slow"}),
+        );
     }
     let op = start(
         &http,
@@ -417,7 +459,7 @@ fn bad_operation_requests_get_a_clear_4xx() {
 #[test]
 fn the_coordinator_runs_a_keyed_request_once() {
     let (cluster, _workers) = Cluster::start_with("idem", &[], &[], data);
-    let http = Client::new();
+    let http = cluster.http.clone();
     let jobs_url = format!("{}/api/v1/jobs", cluster.coordinator.url);
     let submit = |key: &str, path: &str| {
         http.post(&jobs_url)
@@ -623,7 +665,7 @@ fn properties_pushed_to_every_cluster_take_effect_live() {
     let console = start_console(dir.path(), "1h", None);
     let http = console.client();
     for (name, url) in &fleet.clusters {
-        register(&http, &console.url, name, url, json!({}));
+        register_simulated(&http, &console.url, &fleet, name, url, json!({}));
     }
     let push = |properties: Value| {
         let op = start(
@@ -675,7 +717,7 @@ fn operations_and_licenses_run_on_postgresql_too() {
     let mut console = start_console(dir.path(), "1h", Some(&db.url));
     let http = console.client();
     for (name, url) in &fleet.clusters {
-        register(&http, &console.url, name, url, json!({"db": "pg"}));
+        register_simulated(&http, &console.url, &fleet, name, url, json!({"db": "pg"}));
     }
     let op = start(
         &http,

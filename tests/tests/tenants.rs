@@ -104,7 +104,7 @@ fn tenant_policies_reach_every_worker_and_the_page_stores_enforce_them() {
         &["ringside.worker.tenant.sync.interval=1s".to_string()],
         fill,
     );
-    let http = Client::new();
+    let http = cluster.http.clone();
     let quota = 2 * PAGE as u64;
 
     // A quota: each worker holds at most two of team-a's pages.
@@ -253,7 +253,7 @@ fn tenant_policies_reach_every_worker_and_the_page_stores_enforce_them() {
 #[test]
 fn bad_tenant_requests_are_refused_with_the_reason_and_change_nothing() {
     let (cluster, workers) = Cluster::start_with("tenants-bad", &["w1"], &[], fill);
-    let http = Client::new();
+    let http = cluster.http.clone();
     put(&http, &cluster, &policy("team-a", "/team-a"));
     let base = format!("{}/api/v1/tenants", cluster.coordinator.url);
     let refused = |url: String, body: serde_json::Value| {
@@ -390,7 +390,7 @@ fn the_console_fans_a_tenant_policy_out_to_chosen_clusters() {
     for cluster in [&east, &west, &other] {
         let response = http
             .post(format!("{}/api/v1/clusters", console.url))
-            .json(&serde_json::json!({"name": cluster.name, "coordinator_url": cluster.coordinator.url}))
+            .json(&serde_json::json!({"name": cluster.name, "coordinator_url": cluster.coordinator.url, "access_token": cluster.token()}))
             .send()
             .unwrap();
         assert_eq!(response.status(), StatusCode::CREATED);

@@ -90,7 +90,11 @@ impl Coordinator {
             .await
             .map_err(CoordinatorError::Properties)?;
         let config = &properties.current();
-        let guard = crate::security::Guard::load(&config.security, &config.cluster_name, true)?;
+        let guard = crate::security::Guard::load(
+            &config.security,
+            &config.cluster_name,
+            crate::security::Role::Coordinator,
+        )?;
         let membership = Membership::open(database.clone(), properties.subscribe()).await?;
         let metrics = metrics::CoordinatorMetrics::new();
         let idempotency = idempotency::Idempotency::open(database.clone(), &metrics.registry)

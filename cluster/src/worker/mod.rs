@@ -13,6 +13,7 @@ mod write_behind;
 
 use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
 
+use reqwest::header::HeaderMap;
 use ringside_api::WorkerHeartbeat;
 use ringside_config::{EvictorType, MembershipType, UfsConfig, WorkerConfig};
 use ringside_pagestore::{EvictorKind, Options, PageStore, PageStoreError};
@@ -107,7 +108,11 @@ pub struct Worker {
 impl Worker {
     pub async fn bind(config: &WorkerConfig) -> Result<Worker, WorkerError> {
         let id = identity::load_or_create(&config.identity_file)?;
-        let guard = crate::security::Guard::load(&config.security, &config.cluster_name, false)?;
+        let guard = crate::security::Guard::load(
+            &config.security,
+            &config.cluster_name,
+            crate::security::Role::Worker,
+        )?;
         let ps = &config.page_store;
         let options = Options {
             size: ps.size,
@@ -294,12 +299,10 @@ enum Registry {
 }
 
 impl Registry {
-    fn new(config: &WorkerConfig) -> Result<Registry, String> {
+    fn new(config: &WorkerConfig, headers: HeaderMap) -> Result<Registry, String> {
         if config.membership == MembershipType::Etcd {
             return Ok(Registry::Etcd(None));
         }
-        let headers =
-            crate::security::client_headers(&config.security).map_err(|e| e.to_string())?;
         let client = reqwest::Client::builder()
             .default_headers(headers)
             .timeout(config.heartbeat_interval.max(Duration::from_secs(1)))
@@ -383,7 +386,7 @@ async fn heartbeat_loop(
     address: String,
     s3_address: String,
 ) -> String {
-    let mut registry = match Registry::new(&config) {
+    let mut registry = match Registry::new(&config, ctx.guard.client_headers()) {
         Ok(registry) => registry,
         Err(error) => {
             tracing::error!(%error, "cannot build the heartbeat client");
