@@ -400,13 +400,16 @@ impl Job {
     }
 
     /// How many targets the files to do in `states` go to.
-    async fn count_targets(
+    /// The bytes each target has to move in `phase`: the weights its
+    /// tasks' share of a bandwidth limit follows. A file counts at least one
+    /// byte, so a target of empty files still gets a share.
+    async fn target_bytes(
         &self,
         phase: Phase,
         states: &[FileState],
         ring: &Ring,
-    ) -> Result<usize, JobError> {
-        let mut seen = HashSet::new();
+    ) -> Result<HashMap<Target, u64>, JobError> {
+        let mut bytes = HashMap::new();
         for &state in states {
             let mut after = 0;
             loop {
@@ -414,10 +417,14 @@ impl Job {
                 if rows.is_empty() {
                     break;
                 }
-                seen.extend(rows.iter().filter_map(|r| self.target(phase, r, ring)));
+                for row in &rows {
+                    if let Some(target) = self.target(phase, row, ring) {
+                        *bytes.entry(target).or_insert(0u64) += row.size.max(1);
+                    }
+                }
             }
         }
-        Ok(seen.len().max(1))
+        Ok(bytes)
     }
 
     fn target(&self, phase: Phase, file: &FileRow, ring: &Ring) -> Option<Target> {
@@ -457,14 +464,17 @@ impl Job {
             Phase::Prune => &[FileState::Done, FileState::Skipped],
             _ => &[FileState::Pending],
         };
-        // A limit is shared by the tasks that will really run side by side:
-        // a rebalance onto one new worker has one target per old worker.
-        let rate = match limit {
-            Some(_) => {
-                let busy = self.count_targets(phase, states, ring).await?;
-                task_rate(limit, busy * per_target)
-            }
-            None => None,
+        // A limit is shared by the tasks that will really run side by side
+        // (a rebalance onto one new worker has one target per old worker),
+        // in proportion to what each target has to move.
+        let shares = match limit {
+            Some(_) => self.target_bytes(phase, states, ring).await?,
+            None => HashMap::new(),
+        };
+        let total_bytes: u64 = shares.values().sum();
+        let rate = |target: &Target| {
+            let bytes = shares.get(target).copied().unwrap_or(0);
+            task_rate(limit, bytes, total_bytes, per_target)
         };
         let total = self.view().await?.progress.files_total;
         let batch = batch_size(
@@ -514,7 +524,7 @@ impl Job {
                                 workers: workers.clone(),
                                 phase,
                                 skip_if_exists: job.options.skip_if_exists,
-                                rate,
+                                rate: rate(target),
                             };
                             let target = target.clone();
                             sweep.inflight.spawn(async move {
