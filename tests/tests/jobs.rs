@@ -660,7 +660,10 @@ fn bandwidth_holds_over_ten_seconds() {
     std::thread::sleep(Duration::from_secs(10));
     let to = ufs_reads(&cluster);
     let rate = (to - from) as f64 / 10.0;
-    println!("load: {rate:.0} B/s, {:.3} of its limit", rate / limit as f64);
+    println!(
+        "load: {rate:.0} B/s, {:.3} of its limit",
+        rate / limit as f64
+    );
     assert!(
         (rate - limit as f64).abs() <= 0.15 * limit as f64,
         "{rate:.0} B/s against a limit of {limit} B/s"
@@ -691,7 +694,10 @@ fn bandwidth_holds_over_ten_seconds() {
     let from = held();
     std::thread::sleep(Duration::from_secs(10));
     let rate = (held() - from) as f64 / 10.0;
-    println!("rebalance: {rate:.0} B/s, {:.3} of its limit", rate / limit as f64);
+    println!(
+        "rebalance: {rate:.0} B/s, {:.3} of its limit",
+        rate / limit as f64
+    );
     assert!(
         (rate - limit as f64).abs() <= 0.15 * limit as f64,
         "rebalance copied {rate:.0} B/s against a limit of {limit} B/s"
