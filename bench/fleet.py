@@ -7,8 +7,11 @@ console. Measures, side by side in the same run:
   same requests made straight from this script with the same concurrency:
   the physical limit of these coordinators on this machine;
 - the fleet page's server-side rendering, p99 under wrk, against the same
-  console's bare /healthz route;
-- the console's RSS after the rounds.
+  console's bare /healthz route and its /api/v1/auth/me (the gateway's
+  credential check and nothing else);
+- the console's RSS after the rounds, and its peak over the whole run
+  (with `--soak SECONDS` of further rounds: memory that grows round after
+  round shows only after minutes).
 
 Usage: bench/fleet.py [--clusters 1000] [--bin-dir target/release]
 """
@@ -22,6 +25,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
 
@@ -91,14 +95,14 @@ def auth_headers():
     return {"authorization": f"Bearer {TOKEN}"} if TOKEN else {}
 
 
-def start_console(bin_dir, port, work, log, env):
+def start_console(bin_dir, port, work, log, env, poll_interval="10s"):
     """Starts the console, logs in as its bootstrap admin and keeps an API
     token in TOKEN for the calls (and wrk's page views) that follow."""
     global TOKEN
     password_file = f"{work}/console/bootstrap-password"
     proc = subprocess.Popen(
         [f"{bin_dir}/ringside-console", "--listen", f"127.0.0.1:{port}",
-         "--data-dir", f"{work}/console", "--poll-interval", "10s",
+         "--data-dir", f"{work}/console", "--poll-interval", poll_interval,
          "--bootstrap-password-file", password_file],
         stdout=log, stderr=log, env=env,
     )
@@ -130,6 +134,21 @@ def wrk_p99(url, seconds, connections=16):
     return value * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
 
 
+class PeakRss(threading.Thread):
+    """Samples a process's RSS every second; `peak` is the largest seen."""
+
+    def __init__(self, pid):
+        super().__init__(daemon=True)
+        self.pid, self.peak, self.done = pid, 0.0, threading.Event()
+
+    def run(self):
+        while not self.done.wait(1):
+            try:
+                self.peak = max(self.peak, rss_mib(self.pid))
+            except OSError:
+                return
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--clusters", type=int, default=1000)
@@ -140,18 +159,26 @@ def main():
     ap.add_argument("--console-port", type=int, default=3900)
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--wrk-seconds", type=int, default=15)
+    # Rounds keep coming while wrk runs; `--rounds 0 --poll-interval 1h`
+    # measures the pages without them.
+    ap.add_argument("--poll-interval", default="10s")
+    # Each simulated coordinator's answer delay, as a WAN would add.
+    ap.add_argument("--latency-ms", type=int, default=0)
+    ap.add_argument("--soak", type=int, default=0, help="seconds of further rounds before the RSS is read")
     args = ap.parse_args()
     work = tempfile.mkdtemp(prefix="ringside-fleet-bench-")
     procs = []
     try:
-        sim, clusters = start_simulator(args.bin_dir, args.clusters, args.base_port, work)
+        sim, clusters = start_simulator(args.bin_dir, args.clusters, args.base_port, work, args.latency_ms)
         procs.append(sim)
 
         console_url = f"http://127.0.0.1:{args.console_port}"
         env = dict(os.environ, RUST_LOG="info,sqlx=warn,ringside_console::poller=debug")
         log = open(f"{work}/console.log", "w")
-        console = start_console(args.bin_dir, args.console_port, work, log, env)
+        console = start_console(args.bin_dir, args.console_port, work, log, env, args.poll_interval)
         procs.append(console)
+        peak = PeakRss(console.pid)
+        peak.start()
         for name, url in clusters:
             req = urllib.request.Request(
                 console_url + "/api/v1/clusters", method="POST",
@@ -161,25 +188,32 @@ def main():
             )
             urllib.request.urlopen(req).read()
 
+        # Registering a cluster polls it at once; `--rounds 0` measures the
+        # pages with no full round before or during them.
         rounds = []
-        while len(rounds) < args.rounds + 1:
+        while args.rounds and len(rounds) < args.rounds + 1:
             time.sleep(2)
             text = re.sub(r"\x1b\[[0-9;]*m", "", open(f"{work}/console.log").read())
             rounds = [int(m) for m in re.findall(rf"clusters={args.clusters} answered={args.clusters} elapsed_ms=(\d+)", text)]
-        console_round = statistics.median(rounds[1:]) / 1000
-        direct = statistics.median(fetch_all([u for _, u in clusters], 64) for _ in range(args.rounds))
+        console_round = statistics.median(rounds[1:]) / 1000 if rounds else None
+        direct = statistics.median(fetch_all([u for _, u in clusters], 64) for _ in range(max(args.rounds, 1)))
 
         page = wrk_p99(console_url + "/", args.wrk_seconds)
         bare = wrk_p99(console_url + "/healthz", args.wrk_seconds)
+        credential = wrk_p99(console_url + "/api/v1/auth/me", args.wrk_seconds)
+        time.sleep(args.soak)
         rss = rss_mib(console.pid)
         result = {
             "clusters": args.clusters,
-            "poll_round_s": round(console_round, 3),
+            "poll_round_s": console_round and round(console_round, 3),
             "direct_fetch_s": round(direct, 3),
-            "poll_round_over_direct": round(console_round / direct, 2),
+            "poll_round_over_direct": console_round and round(console_round / direct, 2),
             "fleet_page_p99_ms": round(page, 1),
             "healthz_p99_ms": round(bare, 2),
+            "credential_check_p99_ms": round(credential, 2),
             "console_rss_mib": round(rss, 1),
+            "console_rss_peak_mib": round(max(peak.peak, rss), 1),
+            "soak_s": args.soak,
         }
         print(json.dumps(result, indent=2))
     finally:

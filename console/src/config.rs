@@ -38,8 +38,10 @@ pub struct ConsoleConfig {
     #[arg(long, env = "RINGSIDE_CONSOLE_POLL_TIMEOUT", default_value = "3s", value_parser = humantime::parse_duration)]
     pub poll_timeout: Duration,
 
-    /// How many coordinators are polled at once.
-    #[arg(long, env = "RINGSIDE_CONSOLE_POLL_CONCURRENCY", default_value_t = 64, value_parser = clap::value_parser!(u16).range(1..))]
+    /// How many coordinators are polled at once. Each gets its requests one
+    /// after another, so this many is what keeps a round of 1,000 clusters
+    /// 50 ms away near 1.5 s.
+    #[arg(long, env = "RINGSIDE_CONSOLE_POLL_CONCURRENCY", default_value_t = 256, value_parser = clap::value_parser!(u16).range(1..))]
     pub poll_concurrency: u16,
 
     /// Longest wait between two polls of a cluster that stays unreachable;

@@ -17,6 +17,7 @@ pub mod licenses;
 pub mod operations;
 pub mod poller;
 pub mod remote;
+pub mod render;
 pub mod scrape;
 pub mod secrets;
 pub mod state;

@@ -11,7 +11,15 @@ use ringside_app::{App, server_fn_denial, shell};
 use ringside_console::{
     AppState, ConsoleConfig, api,
     gateway::{self, Gateway, routes},
+    render,
 };
+
+// Rendering a page allocates thousands of small strings on whichever
+// worker thread runs it; under 16 concurrent views glibc's malloc spent 40%
+// of the console's CPU in its arena locks and free-list consolidation
+// (docs/benchmarks.md, "Console at fleet scale").
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 #[derive(Parser)]
 #[command(
@@ -66,8 +74,6 @@ async fn main() -> anyhow::Result<()> {
         server_fn_denial,
     };
     let router = Router::new()
-        .route("/healthz", get(|| async { "ok" }))
-        .nest("/api/v1", api::router().with_state(app.clone()))
         .leptos_routes_with_context(
             &state,
             routes,
@@ -80,6 +86,11 @@ async fn main() -> anyhow::Result<()> {
                 move || shell(options.clone())
             },
         )
+        // The pages and server functions only: a render the client leaves
+        // must still run to its end (ringside_console::render).
+        .layer(axum::middleware::from_fn(render::run_to_completion))
+        .route("/healthz", get(|| async { "ok" }))
+        .nest("/api/v1", api::router().with_state(app.clone()))
         .fallback(leptos_axum::file_and_error_handler::<ServerState, _>(shell))
         // Last, so it wraps every route above: nothing is served unchecked.
         .layer(axum::middleware::from_fn_with_state(
