@@ -31,6 +31,9 @@ import urllib.request
 
 from jobs import rss_mib  # bench/jobs.py, beside this script
 
+# Clusters polled at once, by the console and by the direct fetch alike.
+POLL_CONCURRENCY = 256
+
 PATHS = ["/api/v1/info", "/api/v1/workers", "/api/v1/ring", "/api/v1/jobs", "/api/v1/license", "/api/v1/lifecycle", "/metrics"]
 
 
@@ -103,6 +106,7 @@ def start_console(bin_dir, port, work, log, env, poll_interval="10s"):
     proc = subprocess.Popen(
         [f"{bin_dir}/ringside-console", "--listen", f"127.0.0.1:{port}",
          "--data-dir", f"{work}/console", "--poll-interval", poll_interval,
+         "--poll-concurrency", str(POLL_CONCURRENCY),
          "--bootstrap-password-file", password_file],
         stdout=log, stderr=log, env=env,
     )
@@ -135,18 +139,20 @@ def wrk_p99(url, seconds, connections=16):
 
 
 class PeakRss(threading.Thread):
-    """Samples a process's RSS every second; `peak` is the largest seen."""
+    """Samples a process's RSS every second until it exits; `peak` is the
+    largest seen."""
 
     def __init__(self, pid):
         super().__init__(daemon=True)
-        self.pid, self.peak, self.done = pid, 0.0, threading.Event()
+        self.pid, self.peak = pid, 0.0
 
     def run(self):
-        while not self.done.wait(1):
+        while True:
             try:
                 self.peak = max(self.peak, rss_mib(self.pid))
             except OSError:
                 return
+            time.sleep(1)
 
 
 def main():
@@ -196,7 +202,7 @@ def main():
             text = re.sub(r"\x1b\[[0-9;]*m", "", open(f"{work}/console.log").read())
             rounds = [int(m) for m in re.findall(rf"clusters={args.clusters} answered={args.clusters} elapsed_ms=(\d+)", text)]
         console_round = statistics.median(rounds[1:]) / 1000 if rounds else None
-        direct = statistics.median(fetch_all([u for _, u in clusters], 64) for _ in range(max(args.rounds, 1)))
+        direct = statistics.median(fetch_all([u for _, u in clusters], POLL_CONCURRENCY) for _ in range(max(args.rounds, 1)))
 
         page = wrk_p99(console_url + "/", args.wrk_seconds)
         bare = wrk_p99(console_url + "/healthz", args.wrk_seconds)

@@ -11,7 +11,7 @@
 //! when it stops, until no worker was left (docs/benchmarks.md, "Console at
 //! fleet scale"). So each page is rendered by a task of its own: the client
 //! gets the chunks as they come, and when it has gone the task reads the
-//! page to its end and only then drops it, on the thread that rendered it.
+//! page to its end and only then drops it, in the task that rendered it.
 
 use axum::{
     body::{Body, Bytes},

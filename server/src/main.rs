@@ -15,7 +15,7 @@ use ringside_console::{
 };
 
 // Rendering a page allocates thousands of small strings on whichever
-// worker thread runs it; under 16 concurrent views glibc's malloc spent 40%
+// worker thread runs it; under 16 concurrent views glibc's malloc spent 45%
 // of the console's CPU in its arena locks and free-list consolidation
 // (docs/benchmarks.md, "Console at fleet scale").
 #[global_allocator]
