@@ -11,6 +11,8 @@
 #                  ${CARGO_TARGET_DIR:-/tmp/target-bench}
 #   SIZE_MIB       size of the test file in MiB (default 1024)
 #   REPS           repetitions of each measurement (default 3)
+#   TESTS          which measurements to run, space-separated (default
+#                  "cold-read cache-hit random": 2, 1 and 3, in that order)
 #   DURATION       seconds of each concurrent-load run (default 10)
 #   CLIENTS        concurrent clients of the random-read test (default 64)
 #   BENCH_DIR      parent of the temporary directory (default /var/tmp); it
@@ -32,6 +34,7 @@ BENCH_DIR=${BENCH_DIR:-/var/tmp}
 PAGE=1048576
 SIZE=$((SIZE_MIB * 1048576))
 PAGES=$(((SIZE + PAGE - 1) / PAGE))
+TESTS=${TESTS:-cold-read cache-hit random}
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(dirname "$HERE")
 
@@ -39,6 +42,12 @@ log() { printf '[%(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
 die() { log "error: $*"; exit 1; }
 
 # --- prerequisites ---------------------------------------------------------
+for test in $TESTS; do
+    case $test in
+    cold-read | cache-hit | random) ;;
+    *) die "unknown measurement '$test' in TESTS; expected cold-read, cache-hit or random" ;;
+    esac
+done
 [[ $(id -u) == 0 ]] || die "run as root: dropping the OS page cache needs it"
 for tool in curl fincore findmnt python3 awk; do
     command -v "$tool" >/dev/null || die "$tool is missing"
@@ -196,6 +205,8 @@ expect_os_cache() { # cold|warm what bytes
     esac
 }
 
+wants() { [[ " $TESTS " == *" $1 "* ]]; }
+
 record() { printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$@" >>"$RAW"; } # test variant side rep value extra
 
 # Runs the sides of one repetition, rotating who goes first: REP FN...
@@ -261,7 +272,15 @@ os_cache_ufs() { # cold|warm
     if [[ $1 == cold ]]; then drop_caches; else cat "$FILE" >/dev/null; fi
     expect_os_cache "$1" "UFS file" "$(resident_ufs)"
 }
-for variant in "${VARIANTS[@]}"; do
+# Ringside's own client: the route from the coordinator, then the worker.
+wait_worker_online() {
+    for _ in $(seq 100); do
+        "$RINGSIDE_BIN" "${COMMON[@]}" info nodes --format json 2>/dev/null | grep -q '"ONLINE"' && return 0
+        sleep 0.1
+    done
+    die "the worker is not ONLINE at the coordinator after 10 s"
+}
+wants cold-read && for variant in "${VARIANTS[@]}"; do
     for rep in $(seq "$REPS"); do
         ours() {
             start_fresh_worker
@@ -302,22 +321,42 @@ for variant in "${VARIANTS[@]}"; do
             record cold-read "$variant" reference "$rep" "$v" ""
             log "cold-read/$variant rep $rep: sendfile reference $v MiB/s"
         }
-        rotate "$rep" ours base ref
+        cli() {
+            start_fresh_worker
+            wait_worker_online
+            os_cache_ufs "$variant"
+            local ufs0 t0 t1 err v
+            ufs0=$(metric ringside_worker_bytes_read_ufs_total)
+            t0=$EPOCHREALTIME
+            err=$("$RINGSIDE_BIN" "${COMMON[@]}" fs cat /bench/data.bin 2>&1 >/dev/null) ||
+                die "ringside fs cat failed: $err"
+            t1=$EPOCHREALTIME
+            # A read that fell back to the UFS says so on stderr.
+            [[ -z $err ]] || die "ringside fs cat did not read through the worker: $err"
+            (($(metric ringside_worker_bytes_read_ufs_total) - ufs0 == SIZE)) ||
+                die "ringside fs cat did not miss every page"
+            v=$(mibps "$t0" "$t1")
+            record cold-read "$variant" cli "$rep" "$v" ""
+            log "cold-read/$variant rep $rep: ringside fs cat $v MiB/s"
+        }
+        rotate "$rep" ours base ref cli
     done
 done
 
-# The worker now holds every page (the last repetition waited for it).
-[[ -n $WORKER_PID ]] || start_fresh_worker
-if [[ $(status_field pages) != "$PAGES" ]]; then
-    read_worker >/dev/null
-    wait_all_cached >/dev/null
+# Tests 1 and 3 read cached pages: a worker holding every page.
+if wants cache-hit || wants random; then
+    [[ -n $WORKER_PID ]] || start_fresh_worker
+    if [[ $(status_field pages) != "$PAGES" ]]; then
+        read_worker >/dev/null
+        wait_all_cached >/dev/null
+    fi
+    sync
 fi
-sync
 
 # --- 1. cache-hit sequential read vs cat of the same bytes ------------------
 # cold: the OS page cache is dropped before each side; warm: the page store
 # files and the UFS file are all resident (checked before every side).
-for variant in "${VARIANTS[@]}"; do
+wants cache-hit && for variant in "${VARIANTS[@]}"; do
     if [[ $variant == warm ]]; then
         read_worker >/dev/null
         cat "$FILE" >/dev/null
@@ -365,10 +404,12 @@ done
 # baseline: $CLIENTS threads doing pread(2) of the same sizes at the same
 # kind of offsets (bench/pread-load.py); reference: the same wrk load
 # against the sendfile server.
-read_worker >/dev/null
-cat "$FILE" >/dev/null
-expect_os_cache warm "page store" "$(resident_ps)"
-expect_os_cache warm "UFS file" "$(resident_ufs)"
+if wants random; then
+    read_worker >/dev/null
+    cat "$FILE" >/dev/null
+    expect_os_cache warm "page store" "$(resident_ps)"
+    expect_os_cache warm "UFS file" "$(resident_ufs)"
+fi
 load_line() { # JSON SIDE REP ALIGN [CPU]: one raw-results line
     python3 - "$@" "$PAGE" >>"$RAW" <<'EOF'
 import json, sys
@@ -384,7 +425,7 @@ EOF
 wrk_load() { # URL ALIGN
     wrk -t2 -c"$CLIENTS" -d"${DURATION}s" --timeout 30s -s "$HERE/random-range.lua" "$1" -- "$SIZE" "$2" "$PAGE" | tail -1
 }
-for align in aligned unaligned; do
+wants random && for align in aligned unaligned; do
     for rep in $(seq "$REPS"); do
         ours() {
             local ufs0 cpu0 out cpu1 ufs1
@@ -408,7 +449,7 @@ for align in aligned unaligned; do
         rotate "$rep" ours base ref
     done
 done
-expect_os_cache warm "page store" "$(resident_ps)"
+wants random && expect_os_cache warm "page store" "$(resident_ps)"
 
 # --- results -----------------------------------------------------------------
 python3 "$HERE/report.py" "$RAW" "$SIZE_MIB" "$REPS" "$CLIENTS" "$DURATION"

@@ -3,7 +3,7 @@
 
     report.py RESULTS.tsv SIZE_MIB REPS CLIENTS DURATION
 
-Each raw line: test, variant, side (worker | local | reference), repetition,
+Each raw line: test, variant, side (worker | cli | local | reference), repetition,
 MiB/s, then space-separated key=value extras. Every cell is the median over
 the repetitions with the range (min-max) in brackets; a ratio is the median
 of the per-repetition ratios (each repetition ran its sides back to back).
@@ -42,6 +42,8 @@ TESTS = [
     ("random-1MiB", f"3. {clients} clients, random 1 MiB ranged reads, {duration} s (wrk vs pread threads)", None),
 ]
 ORDER = ["cold", "warm", "aligned", "unaligned"]
+# Our sides: curl from the worker, and Ringside's own client (test 2).
+SIDES = ["worker", "cli"]
 
 print()
 print(f"{size_mib} MiB file, {reps} repetitions; throughput in MiB/s, median (min-max).")
@@ -50,18 +52,20 @@ print("| measurement | OS page cache | ours: worker | baseline: local file | our
 print("| --- | --- | ---: | ---: | ---: | ---: | --- | ---: | ---: |")
 for test, label, target in TESTS:
     variants = sorted({v for (t, v, _) in rows if t == test}, key=ORDER.index)
-    for variant in variants:
+    for variant, side in [(v, s) for v in variants for s in SIDES if rows.get((test, v, s))]:
         cache = variant if variant in ("cold", "warm") else "warm"
         name = label if variant in ("cold", "warm") else f"{label}, {variant}"
-        med, rcell = ratio(test, variant, "worker", "local")
-        _, refcell = ratio(test, variant, "worker", "reference")
+        if side == "cli":
+            name = name.replace("(curl vs cat)", "(`ringside fs cat` vs cat)")
+        med, rcell = ratio(test, variant, side, "local")
+        _, refcell = ratio(test, variant, side, "reference")
         if target is None:
             tgt, met = "-", "-"
         else:
             tgt, met = f">= {target}", ("yes" if med >= target else "**no**")
         ref = values(test, variant, "reference")
         print(
-            f"| {name} | {cache} | {cell(values(test, variant, 'worker'))} | "
+            f"| {name} | {cache} | {cell(values(test, variant, side))} | "
             f"{cell(values(test, variant, 'local'))} | {rcell} | {tgt} | {met} | "
             f"{cell(ref) if ref else '-'} | {refcell} |"
         )

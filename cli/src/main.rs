@@ -10,8 +10,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-#[tokio::main]
-async fn main() -> ExitCode {
+fn main() -> ExitCode {
     let args = args::Cli::parse();
     tracing_subscriber::fmt()
         // Escape codes only where someone reads a terminal, not in log files.
@@ -22,7 +21,23 @@ async fn main() -> ExitCode {
                 .unwrap_or_else(|_| "info".into()),
         )
         .init();
-    match commands::run(args).await {
+    let runtime = match &args.command {
+        // Reading files is one stream at a time: on one thread, no wake-up
+        // crosses threads for every chunk the connection hands the reader.
+        args::Command::Fs(_) => tokio::runtime::Builder::new_current_thread(),
+        // Daemons and the commands that supervise them serve many at once.
+        _ => tokio::runtime::Builder::new_multi_thread(),
+    }
+    .enable_all()
+    .build();
+    let runtime = match runtime {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("ringside: cannot start the async runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(commands::run(args)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("ringside: {}", describe(&error));

@@ -4,6 +4,7 @@
 //! fallback is off) and says so on stderr.
 
 use std::io::Write;
+use std::os::fd::AsFd;
 
 use anyhow::{Context, anyhow};
 use futures::StreamExt;
@@ -91,7 +92,14 @@ fn ufs(site: &SiteConfig) -> anyhow::Result<Ufs> {
 
 pub async fn cat(coordinator: &Coordinator, site: &SiteConfig, raw: &str) -> anyhow::Result<()> {
     let path = UfsPath::parse(raw)?;
-    let mut out = std::io::stdout().lock();
+    // Bytes, not lines: stdout's line buffering would cut every chunk in two
+    // at its last newline, a write each.
+    let mut out = std::fs::File::from(
+        std::io::stdout()
+            .as_fd()
+            .try_clone_to_owned()
+            .context("cannot write to standard output")?,
+    );
     // Bytes written so far: a worker that goes away mid-file leaves the
     // rest to the UFS, from where it stopped.
     let mut written = 0u64;
