@@ -344,11 +344,16 @@ async fn poll(target: &Remote) -> Result<Poll, String> {
     let jobs = target.json::<Vec<JobView>>("/jobs").await;
     let license = target.json::<LicenseStatus>("/license").await;
     let lifecycle = target.json::<LifecycleStatus>("/lifecycle").await;
-    let metrics = match target.get("/metrics").await {
-        Ok(response) => response.text().await.map_err(describe),
-        Err(error) => Err(error),
+    let metrics = async {
+        let text = target
+            .get("/metrics")
+            .await?
+            .text()
+            .await
+            .map_err(describe)?;
+        scrape::parse(&text)
     }
-    .and_then(|text| scrape::parse(&text));
+    .await;
     let mut errors = Vec::new();
     let workers = keep(&mut errors, "members", workers);
     let ring = keep(&mut errors, "ring", ring);
