@@ -11,17 +11,31 @@ const root = resolve(__dirname, "..", "..");
 export const binDir =
   process.env.RINGSIDE_BIN_DIR ?? join(process.env.CARGO_TARGET_DIR ?? join(root, "target"), "debug");
 
-export function freePort(): Promise<number> {
-  return new Promise((ok, fail) => {
+// Ports below the kernel's ephemeral range (32768 up): a port that
+// listen(0) picked goes back to that pool when the probe closes, and an
+// outgoing connection of the test's own daemons may take it before the
+// daemon meant for it binds. A cursor per process, started from the pid
+// and the clock, keeps tests and workers apart.
+const FIRST_PORT = 10_000;
+const PORT_SPAN = 22_000;
+let portCursor = (process.pid * 7919 + Date.now()) % PORT_SPAN;
+
+function listens(port: number): Promise<boolean> {
+  return new Promise((ok) => {
     const server = createServer();
     server.unref();
-    server.on("error", fail);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      const port = typeof address === "object" && address ? address.port : 0;
-      server.close(() => ok(port));
-    });
+    server.once("error", () => ok(false));
+    server.listen(port, "127.0.0.1", () => server.close(() => ok(true)));
   });
+}
+
+export async function freePort(): Promise<number> {
+  for (let tries = 0; tries < PORT_SPAN; tries++) {
+    portCursor = (portCursor + 1) % PORT_SPAN;
+    const port = FIRST_PORT + portCursor;
+    if (await listens(port)) return port;
+  }
+  throw new Error(`no free loopback port below ${FIRST_PORT + PORT_SPAN}`);
 }
 
 export class Daemon {

@@ -47,12 +47,49 @@ pub fn stdout_of(out: std::process::Output, what: &str) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-/// A port nothing listens on right now.
+/// A port nothing listens on right now, below the kernel's ephemeral range.
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free loopback port")
+    free_port_run(1)
+}
+
+/// The first of `count` consecutive ports nothing listens on right now.
+///
+/// A port the kernel picked for `bind(0)` is back in its ephemeral pool the
+/// moment the probe closes, and any outgoing connection of the test's own
+/// daemons may take it before the daemon meant for it binds ("address
+/// already in use"). Ports below that pool are never handed out that way;
+/// tests of one binary run as threads of one process, so a shared cursor
+/// keeps them apart, and the start offset, from the clock and the pid,
+/// spreads processes apart.
+pub fn free_port_run(count: u16) -> u16 {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    const FIRST: u32 = 10_000;
+    const SPAN: u32 = 22_000; // up to 32000, below the default 32768
+    static CURSOR: AtomicU32 = AtomicU32::new(u32::MAX);
+    let count = u32::from(count);
+    if CURSOR.load(Ordering::Relaxed) == u32::MAX {
+        let clock = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.subsec_nanos())
+            .unwrap_or(0);
+        let start = (clock ^ std::process::id().wrapping_mul(2_654_435_761)) % SPAN;
+        let _ = CURSOR.compare_exchange(u32::MAX, start, Ordering::Relaxed, Ordering::Relaxed);
+    }
+    for _ in 0..SPAN {
+        let offset = CURSOR.fetch_add(count, Ordering::Relaxed) % SPAN;
+        if offset + count > SPAN {
+            continue;
+        }
+        let base = FIRST + offset;
+        let free = (base..base + count).all(|p| TcpListener::bind(("127.0.0.1", p as u16)).is_ok());
+        if free {
+            return base as u16;
+        }
+    }
+    panic!(
+        "no run of {count} free loopback ports below {}",
+        FIRST + SPAN
+    );
 }
 
 /// A running process, killed when dropped.

@@ -8,7 +8,6 @@
 
 use std::{
     collections::BTreeMap,
-    net::TcpListener,
     path::{Path, PathBuf},
     process::{Command, Output},
     sync::{
@@ -25,7 +24,9 @@ use ringside_api::{
     lifecycle::{LifecycleStatus, Phase},
     worker::WorkerStatus,
 };
-use ringside_tests::{Etcd, bearer_client, bin, bin_dir, cluster_token, eventually, stdout_of};
+use ringside_tests::{
+    Etcd, bearer_client, bin, bin_dir, cluster_token, eventually, free_port_run, stdout_of,
+};
 
 /// The release the upgrade goes to, built by `scripts/build-release.sh`.
 const NEXT: &str = "0.1.0-next";
@@ -42,28 +43,6 @@ struct Lab {
     /// etcd endpoints for ETCD membership; the coordinator's own otherwise.
     etcd: Option<String>,
     http: Client,
-}
-
-/// A run of `2 * workers` free ports starting at an even offset, below the
-/// ephemeral range so the kernel hands none of them out meanwhile.
-fn free_port_run(count: u16) -> u16 {
-    // Tests of this file run at once in one process: each takes its own
-    // offset, and the clock spreads processes apart.
-    static NEXT: std::sync::atomic::AtomicU16 = std::sync::atomic::AtomicU16::new(0);
-    let clock = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .subsec_nanos();
-    let seed = (clock % 4_000) as u16;
-    for _ in 0..500 {
-        let slot = NEXT.fetch_add(1, Ordering::Relaxed);
-        let base = 12_000 + ((seed + slot * 97) % 4_000) * 4;
-        let free = (base..base + count).all(|p| TcpListener::bind(("127.0.0.1", p)).is_ok());
-        if free {
-            return base;
-        }
-    }
-    panic!("no run of {count} free ports");
 }
 
 impl Lab {
