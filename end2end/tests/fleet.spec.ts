@@ -82,9 +82,13 @@ test("fleet and cluster pages over real clusters: health, filter, sort, charts, 
   await page.getByTestId("sort-region").click();
   await expect(first()).toHaveAttribute("data-cluster", "e2e-beta");
 
-  // A fleet chart's SVG has plotted data once a few polls are in.
+  // A fleet chart's SVG has plotted data once a few polls are in. Its lines
+  // end two 15 s steps back, where every cluster has reported, so the first
+  // point shows 30-odd seconds after the first poll: about as long as the
+  // steps above take plus a 30 s wait, which one CI run missed.
+  test.setTimeout(120_000);
   const workersChart = page.locator("[data-testid=chart][data-metric=workers_online] svg");
-  await expect(workersChart).toHaveAttribute("data-points", /^[1-9][0-9]*$/, { timeout: 30_000 });
+  await expect(workersChart).toHaveAttribute("data-points", /^[1-9][0-9]*$/, { timeout: 60_000 });
   await expect(workersChart).toContainText("Workers online");
   await page.screenshot({ path: testInfo.outputPath("fleet.png"), fullPage: true });
 
