@@ -62,19 +62,20 @@ pub fn free_port() -> u16 {
 /// keeps them apart, and the start offset, from the clock and the pid,
 /// spreads processes apart.
 pub fn free_port_run(count: u16) -> u16 {
-    use std::sync::atomic::{AtomicU32, Ordering};
+    use std::sync::{
+        LazyLock,
+        atomic::{AtomicU32, Ordering},
+    };
     const FIRST: u32 = 10_000;
     const SPAN: u32 = 22_000; // up to 32000, below the default 32768
-    static CURSOR: AtomicU32 = AtomicU32::new(u32::MAX);
-    let count = u32::from(count);
-    if CURSOR.load(Ordering::Relaxed) == u32::MAX {
+    static CURSOR: LazyLock<AtomicU32> = LazyLock::new(|| {
         let clock = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.subsec_nanos())
             .unwrap_or(0);
-        let start = (clock ^ std::process::id().wrapping_mul(2_654_435_761)) % SPAN;
-        let _ = CURSOR.compare_exchange(u32::MAX, start, Ordering::Relaxed, Ordering::Relaxed);
-    }
+        AtomicU32::new((clock ^ std::process::id().wrapping_mul(2_654_435_761)) % SPAN)
+    });
+    let count = u32::from(count);
     for _ in 0..SPAN {
         let offset = CURSOR.fetch_add(count, Ordering::Relaxed) % SPAN;
         if offset + count > SPAN {
