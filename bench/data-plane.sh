@@ -21,9 +21,13 @@
 #   KEEP=1         keep the temporary directory (logs, raw results)
 #   WORKER_SET     extra worker properties, space-separated key=value pairs
 #                  (e.g. "ringside.worker.pagestore.sync.writes=false")
+#   BACK_MEMORY=1  on a VM that reports free memory to its host
+#                  (page_reporting), hold the reports back while the script
+#                  runs and touch the free memory once first, so that no
+#                  side pays the host's page faults (see bench/README.md)
 #
-# Needs root (to drop the OS page cache), curl, wrk, fincore (util-linux)
-# and python3; a missing wrk is installed from Debian.
+# Needs root (to drop the OS page cache), curl, wrk, nginx, fincore
+# (util-linux) and python3; a missing wrk or nginx is installed from Debian.
 set -euo pipefail
 
 SIZE_MIB=${SIZE_MIB:-1024}
@@ -52,11 +56,12 @@ done
 for tool in curl fincore findmnt python3 awk; do
     command -v "$tool" >/dev/null || die "$tool is missing"
 done
-if ! command -v wrk >/dev/null; then
-    log "installing wrk from Debian"
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null ||
-        die "cannot install wrk (run apt-get update first?)"
-fi
+for pkg in wrk nginx-light; do
+    command -v "${pkg%-light}" >/dev/null && continue
+    log "installing $pkg from Debian"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$pkg" >/dev/null ||
+        die "cannot install $pkg (run apt-get update first?)"
+done
 
 if [[ -z ${RINGSIDE_BIN:-} ]]; then
     export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-/tmp/target-bench}
@@ -78,6 +83,8 @@ fstype=$(findmnt -n -o FSTYPE -T "$WORK")
 
 PIDS=()
 WORKER_PID=
+REPORTING=/sys/module/page_reporting/parameters/page_reporting_order
+REPORTING_ORDER=
 cleanup() {
     local status=$?
     trap - EXIT INT TERM
@@ -89,6 +96,10 @@ cleanup() {
         kill -KILL "$pid" 2>/dev/null || true
         wait "$pid" 2>/dev/null || true
     done
+    if [[ -n $REPORTING_ORDER ]]; then
+        echo "$REPORTING_ORDER" >"$REPORTING"
+        log "free page reporting back on (order $REPORTING_ORDER)"
+    fi
     if [[ ${KEEP:-0} == 1 || $status != 0 ]]; then
         log "kept $WORK (logs in $WORK/logs)"
     else
@@ -100,16 +111,7 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-free_port() {
-    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
-CPORT=$(free_port)
-WPORT=$(free_port)
-SPORT=$(free_port)
-while [[ $WPORT == "$CPORT" ]]; do WPORT=$(free_port); done
-while [[ $SPORT == "$CPORT" || $SPORT == "$WPORT" ]]; do SPORT=$(free_port); done
-RPORT=$(free_port)
-while [[ $RPORT == "$CPORT" || $RPORT == "$WPORT" || $RPORT == "$SPORT" ]]; do RPORT=$(free_port); done
+read -r CPORT WPORT SPORT RPORT <<<"$(python3 "$HERE/ports.py" 4)"
 COORD=http://127.0.0.1:$CPORT
 WORKER=http://127.0.0.1:$WPORT
 URL=$WORKER/api/v1/files/bench/data.bin
@@ -137,9 +139,33 @@ start_coordinator() {
     wait_http "$COORD/healthz" "$!" coordinator
 }
 
-# The plain-HTTP reference: sendfile(2) from the UFS file, nothing else.
+# The reference: nginx serving the UFS with sendfile(2) straight from the OS
+# page cache, with no cache, checksum or copy of its own.
 start_reference() {
-    python3 "$HERE/sendfile-server.py" "$UFS" "$RPORT" >"$WORK/logs/reference.log" 2>&1 &
+    local conf=$WORK/nginx
+    mkdir -p "$conf"
+    cat >"$conf/nginx.conf" <<EOF
+user root;
+worker_processes auto;
+daemon off;
+pid $conf/nginx.pid;
+events { worker_connections 512; }
+http {
+    access_log off;
+    sendfile on;
+    tcp_nopush on;
+    client_body_temp_path $conf/body;
+    proxy_temp_path $conf/proxy;
+    fastcgi_temp_path $conf/fastcgi;
+    uwsgi_temp_path $conf/uwsgi;
+    scgi_temp_path $conf/scgi;
+    server {
+        listen 127.0.0.1:$RPORT;
+        root $UFS;
+    }
+}
+EOF
+    nginx -c "$conf/nginx.conf" -e "$WORK/logs/reference.log" >>"$WORK/logs/reference.log" 2>&1 &
     PIDS+=($!)
     wait_http "$REF_URL" "$!" reference
 }
@@ -240,6 +266,30 @@ read_local() {
 }
 
 # --- setup -----------------------------------------------------------------
+# A guest's memory is backed by its host lazily, and with free page reporting
+# the guest hands memory it freed back to the host: the first touch of such a
+# page then faults on the host, which makes writing into new OS-cache pages
+# (what caching a miss does) several times dearer than on bare metal.
+if [[ -r $REPORTING ]]; then
+    log "free page reporting: order $(<"$REPORTING"), $(($(</sys/module/page_reporting/parameters/reported_kib) / 1024)) MiB reported since boot"
+    if [[ ${BACK_MEMORY:-0} == 1 ]]; then
+        REPORTING_ORDER=$(<"$REPORTING")
+        # No free block is of an order above the buddy allocator's largest (10).
+        echo 11 >"$REPORTING"
+        mib=$(($(awk '/MemAvailable/ { print $2 }' /proc/meminfo) / 1024 - 2048))
+        log "touching $mib MiB of free memory once, with reporting held back"
+        python3 -c '
+import mmap, sys
+size = int(sys.argv[1]) << 20
+chunk = b"\1" * (64 << 20)
+m = mmap.mmap(-1, size)
+for _ in range(size // len(chunk)):
+    m.write(chunk)
+' "$mib"
+    fi
+elif [[ ${BACK_MEMORY:-0} == 1 ]]; then
+    log "BACK_MEMORY=1 does nothing here: no free page reporting ($REPORTING)"
+fi
 log "machine: $(nproc) cores ($(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo)), $(awk '/MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo) RAM, kernel $(uname -r), load average $(cut -d' ' -f1-3 /proc/loadavg)"
 log "disk: $WORK on $(findmnt -n -o SOURCE -T "$WORK") ($fstype), binary $RINGSIDE_BIN"
 log "writing a ${SIZE_MIB} MiB file of random bytes to $FILE"
@@ -319,7 +369,7 @@ wants cold-read && for variant in "${VARIANTS[@]}"; do
             local v
             v=$(read_reference)
             record cold-read "$variant" reference "$rep" "$v" ""
-            log "cold-read/$variant rep $rep: sendfile reference $v MiB/s"
+            log "cold-read/$variant rep $rep: nginx reference $v MiB/s"
         }
         cli() {
             start_fresh_worker
@@ -392,7 +442,7 @@ wants cache-hit && for variant in "${VARIANTS[@]}"; do
             local v
             v=$(read_reference)
             record cache-hit "$variant" reference "$rep" "$v" ""
-            log "cache-hit/$variant rep $rep: sendfile reference $v MiB/s"
+            log "cache-hit/$variant rep $rep: nginx reference $v MiB/s"
         }
         rotate "$rep" ours base ref
     done
@@ -403,7 +453,7 @@ done
 # the disk. Ours: wrk with $CLIENTS connections against the worker;
 # baseline: $CLIENTS threads doing pread(2) of the same sizes at the same
 # kind of offsets (bench/pread-load.py); reference: the same wrk load
-# against the sendfile server.
+# against nginx.
 if wants random; then
     read_worker >/dev/null
     cat "$FILE" >/dev/null
@@ -444,7 +494,7 @@ wants random && for align in aligned unaligned; do
         }
         ref() {
             load_line "$(wrk_load "$REF_URL" "$align")" reference "$rep" "$align" -
-            log "random/$align rep $rep, sendfile reference (wrk): $(tail -1 "$RAW" | cut -f5-)"
+            log "random/$align rep $rep, nginx reference (wrk): $(tail -1 "$RAW" | cut -f5-)"
         }
         rotate "$rep" ours base ref
     done

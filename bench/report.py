@@ -48,7 +48,7 @@ SIDES = ["worker", "cli"]
 print()
 print(f"{size_mib} MiB file, {reps} repetitions; throughput in MiB/s, median (min-max).")
 print()
-print("| measurement | OS page cache | ours: worker | baseline: local file | ours / baseline | target | met? | reference: sendfile HTTP server | ours / reference |")
+print("| measurement | OS page cache | ours: worker | baseline: local file | ours / baseline | target | met? | reference: nginx (sendfile) | ours / reference |")
 print("| --- | --- | ---: | ---: | ---: | ---: | --- | ---: | ---: |")
 for test, label, target in TESTS:
     variants = sorted({v for (t, v, _) in rows if t == test}, key=ORDER.index)
@@ -78,7 +78,7 @@ if lat:
     print()
     print("| offsets | side | p50 | p99 | requests per run |")
     print("| --- | --- | ---: | ---: | ---: |")
-    names = {"worker": "worker (wrk)", "local": "local pread (threads)", "reference": "sendfile server (wrk)"}
+    names = {"worker": "worker (wrk)", "local": "local pread (threads)", "reference": "nginx (wrk)"}
     for variant, side in lat:
         p50 = [float(x) for x in values("random-1MiB", variant, side, "p50_ms")]
         p99 = [float(x) for x in values("random-1MiB", variant, side, "p99_ms")]

@@ -15,6 +15,7 @@ SIZE_MIB=${SIZE_MIB:-1024}
 REPS=${REPS:-3}
 BENCH_DIR=${BENCH_DIR:-/var/tmp}
 SIZE=$((SIZE_MIB * 1048576))
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 
 log() { printf '[%(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
 die() { log "error: $*"; exit 1; }
@@ -45,11 +46,7 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-MPORT=$(free_port)
-CPORT=$(free_port)
-WPORT=$(free_port)
-SPORT=$(free_port)
+read -r MPORT CPORT WPORT SPORT <<<"$(python3 "$HERE/ports.py" 4)"
 MOTO=http://127.0.0.1:$MPORT
 COORD=http://127.0.0.1:$CPORT
 WORKER=http://127.0.0.1:$WPORT
