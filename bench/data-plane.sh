@@ -56,8 +56,9 @@ done
 for tool in curl fincore findmnt python3 awk; do
     command -v "$tool" >/dev/null || die "$tool is missing"
 done
-for pkg in wrk nginx-light; do
-    command -v "${pkg%-light}" >/dev/null && continue
+for need in wrk:wrk nginx:nginx-light; do # command:Debian package
+    pkg=${need#*:}
+    command -v "${need%%:*}" >/dev/null && continue
     log "installing $pkg from Debian"
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$pkg" >/dev/null ||
         die "cannot install $pkg (run apt-get update first?)"
@@ -274,10 +275,12 @@ if [[ -r $REPORTING ]]; then
     log "free page reporting: order $(<"$REPORTING"), $(($(</sys/module/page_reporting/parameters/reported_kib) / 1024)) MiB reported since boot"
     if [[ ${BACK_MEMORY:-0} == 1 ]]; then
         REPORTING_ORDER=$(<"$REPORTING")
-        # No free block is of an order above the buddy allocator's largest (10).
-        echo 11 >"$REPORTING"
+        # /proc/buddyinfo has a column per block order, 0 up: no free block
+        # is of the order one past its last column.
+        awk '{ n = NF - 4 } END { print n }' /proc/buddyinfo >"$REPORTING"
         mib=$(($(awk '/MemAvailable/ { print $2 }' /proc/meminfo) / 1024 - 2048))
-        log "touching $mib MiB of free memory once, with reporting held back"
+        ((mib > 0)) || die "BACK_MEMORY=1 needs more than 2 GiB of available memory"
+        log "touching $mib MiB of free memory once, with reporting held back (order $(<"$REPORTING"))"
         python3 -c '
 import mmap, sys
 size = int(sys.argv[1]) << 20
