@@ -60,6 +60,10 @@ pub struct PageStoreConfig {
     pub async_write_queue_size: u64,
     /// Whether every page is flushed to disk before it counts as cached.
     pub sync_writes: bool,
+    /// Pages a read fetches ahead while they come from memory or the UFS.
+    pub read_ahead_pages: u32,
+    /// Pages a read fetches ahead once its cached pages come from the disk.
+    pub cold_read_ahead_pages: u32,
 }
 
 /// How the coordinator runs jobs.
@@ -250,6 +254,8 @@ impl PageStoreConfig {
             async_write_threads: site.get(keys::WORKER_PAGESTORE_ASYNC_WRITE_THREADS),
             async_write_queue_size: site.get(keys::WORKER_PAGESTORE_ASYNC_WRITE_QUEUE_SIZE),
             sync_writes: site.get(keys::WORKER_PAGESTORE_SYNC_WRITES),
+            read_ahead_pages: site.get(keys::WORKER_PAGESTORE_READ_AHEAD_PAGES),
+            cold_read_ahead_pages: site.get(keys::WORKER_PAGESTORE_COLD_READ_AHEAD_PAGES),
         }
     }
 }

@@ -1,27 +1,30 @@
 //! The store's directory and the file operations on it. Everything is
 //! addressed relative to one open directory handle with names built on the
-//! stack ([`RelPath`]), so a read costs an `openat`, two `read`s and a
-//! `close`, and allocates only the page buffer.
+//! stack ([`RelPath`]), so a read costs an `openat`, two or three `pread`s
+//! and a `close`, and allocates only the page buffer.
 
 use std::fs::{self, File, TryLockError};
-use std::io::{self, Read, Write};
+use std::io::{self, IoSliceMut, Write};
 use std::os::fd::OwnedFd;
+use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use rustix::fs::{AtFlags, Mode, OFlags};
+use rustix::io::ReadWriteFlags;
 
 use crate::error::PageStoreError;
 use crate::format::{
     self, DecodeError, FORMAT_VERSION, HEADER_LEN, LOCK_FILE, MARKER_FILE, META_DIR, PAGES_DIR,
     PageHeader, RelPath, TMP_DIR,
 };
+use crate::store::PageSource;
 
 /// What reading a page found.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) enum ReadOutcome {
     /// The payload is in the buffer and its checksum holds.
-    Hit,
+    Hit(PageSource),
     /// No file under the page's name.
     Missing,
     /// The file is damaged; `inode` identifies the file that was read, so it
@@ -30,6 +33,18 @@ pub(crate) enum ReadOutcome {
         inode: FileIdentity,
         reason: &'static str,
     },
+}
+
+/// Reads a page file's header only if the OS page cache holds it
+/// (`RWF_NOWAIT`): `Some(OsCache)` with `raw` filled, `Some(Disk)` when the
+/// read would have waited for the disk, `None` when the kernel cannot tell
+/// (the caller then reads the header as usual and assumes memory).
+fn header_source(file: &File, raw: &mut [u8; HEADER_LEN]) -> Option<PageSource> {
+    match rustix::io::preadv2(file, &mut [IoSliceMut::new(raw)], 0, ReadWriteFlags::NOWAIT) {
+        Ok(HEADER_LEN) => Some(PageSource::OsCache),
+        Err(rustix::io::Errno::AGAIN) => Some(PageSource::Disk),
+        Ok(_) | Err(_) => None,
+    }
 }
 
 /// Tells one file from another under the same name: the inode number, and
@@ -203,12 +218,15 @@ impl Disk {
             Ok(ReadOutcome::Corrupt { inode, reason })
         };
         let mut raw = [0u8; HEADER_LEN];
-        match (&file).read_exact(&mut raw) {
-            Ok(()) => {}
-            Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => {
-                return corrupt(&file, "page is shorter than its header");
+        let source = header_source(&file, &mut raw);
+        if source != Some(PageSource::OsCache) {
+            match file.read_exact_at(&mut raw, 0) {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => {
+                    return corrupt(&file, "page is shorter than its header");
+                }
+                Err(e) => return Err(e),
             }
-            Err(e) => return Err(e),
         }
         let header = match PageHeader::decode(&raw) {
             Ok(header) => header,
@@ -231,7 +249,8 @@ impl Disk {
         // (a reused buffer may have room) only happens to a damaged page,
         // which the length check below then rejects.
         while buf.len() < len as usize {
-            match rustix::io::read(&file, rustix::buffer::spare_capacity(buf)) {
+            let at = (HEADER_LEN + buf.len()) as u64;
+            match rustix::io::pread(&file, rustix::buffer::spare_capacity(buf), at) {
                 Ok(0) => break,
                 Ok(_) => {}
                 Err(rustix::io::Errno::INTR) => {}
@@ -242,7 +261,7 @@ impl Disk {
             buf.clear();
             return corrupt(&file, "page checksum mismatch");
         }
-        Ok(ReadOutcome::Hit)
+        Ok(ReadOutcome::Hit(source.unwrap_or(PageSource::OsCache)))
     }
 
     /// Writes `chunks` to a new temporary file and flushes it to disk.
@@ -419,7 +438,7 @@ mod tests {
         let mut buf = Vec::new();
         assert_eq!(
             disk.read_page(&rel, 42, 3, 7, &mut buf).unwrap(),
-            ReadOutcome::Hit
+            ReadOutcome::Hit(PageSource::OsCache)
         );
         assert_eq!(buf, b"payload");
         assert!(matches!(

@@ -49,8 +49,10 @@
 //! - For a read of `[offset, offset + n)`: for each page index from
 //!   `offset / page_size` to `(offset + n - 1) / page_size`, call
 //!   [`PageStore::get_page`] (or [`PageStore::get_page_into`] to reuse a
-//!   buffer). On `Ok(None)` read that page's byte range from the UFS, answer
-//!   with it, and pass it to [`PageStore::put_page`].
+//!   buffer, which also says whether the page came from the OS page cache
+//!   or the disk: a [`PageSource`]). On `Ok(None)` read that page's byte
+//!   range from the UFS, answer with it, and pass it to
+//!   [`PageStore::put_page`].
 //! - Errors never fail a read. A `get_page` error means "read from the UFS"
 //!   (log it). A `put_page` error means "not cached": errors for which
 //!   [`PageStoreError::is_out_of_space`] holds are expected under pressure
@@ -127,7 +129,7 @@ mod tenant;
 pub use error::PageStoreError;
 pub use key::{CachedFile, FileKey, MAX_PATH_LEN, MAX_VERSION_LEN, page_count, page_len};
 pub use options::{EvictorKind, GIB, KIB, MIB, Options};
-pub use store::{PageStore, Stats};
+pub use store::{PageSource, PageStore, Stats};
 pub use tenant::{Expired, MAX_TENANTS, TenantRule, TenantStats};
 
 #[cfg(test)]

@@ -48,6 +48,18 @@ const STRIPES: usize = 64;
 /// Stands in for the page index when locking a file's metadata record.
 const META_STRIPE: u64 = u64::MAX;
 
+/// Where a cached page's bytes came from. Each page is a file of its own, so
+/// the kernel's readahead never runs from one page into the next: a reader
+/// that finds pages coming from the disk does well to ask for more of them
+/// at once.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PageSource {
+    /// The OS page cache held the page.
+    OsCache,
+    /// The page was read from the disk.
+    Disk,
+}
+
 /// Counters and gauges of a page store, for metrics and tests.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Stats {
@@ -68,6 +80,9 @@ pub struct Stats {
     pub index_heap_bytes: u64,
     /// Reads answered from the cache.
     pub hits_total: u64,
+    /// Of those, the reads whose page the OS page cache did not hold, so
+    /// that it came from the disk.
+    pub disk_hits_total: u64,
     /// Reads not answered from the cache (including those that found a
     /// damaged page).
     pub misses_total: u64,
@@ -94,6 +109,7 @@ pub struct Stats {
 #[derive(Default)]
 struct Counters {
     hits: AtomicU64,
+    disk_hits: AtomicU64,
     misses: AtomicU64,
     puts: AtomicU64,
     evictions: AtomicU64,
@@ -339,35 +355,38 @@ impl PageStore {
     /// A page that fails its checksum is deleted and reads as a miss.
     pub fn get_page(&self, key: &FileKey, index: u64) -> Result<Option<Vec<u8>>, PageStoreError> {
         let mut buf = Vec::new();
-        Ok(self.get_page_into(key, index, &mut buf)?.then_some(buf))
+        Ok(self.get_page_into(key, index, &mut buf)?.map(|_| buf))
     }
 
     /// [`get_page`](PageStore::get_page) into a buffer the caller reuses:
-    /// on a hit `buf` holds exactly the page and `true` is returned; on a
-    /// miss `buf` is empty.
+    /// on a hit `buf` holds exactly the page and where it was read from is
+    /// returned; on a miss `buf` is empty.
     pub fn get_page_into(
         &self,
         key: &FileKey,
         index: u64,
         buf: &mut Vec<u8>,
-    ) -> Result<bool, PageStoreError> {
+    ) -> Result<Option<PageSource>, PageStoreError> {
         buf.clear();
         self.page_geometry(key, index)?;
         let Ok(page) = u32::try_from(index) else {
             // Such a page can never have been cached (put_page refuses it).
             bump(&self.counters.misses, 1);
-            return Ok(false);
+            return Ok(None);
         };
         let found = self.lock_index().lookup(key, page);
         let Some((id, len)) = found else {
             bump(&self.counters.misses, 1);
-            return Ok(false);
+            return Ok(None);
         };
         let rel = RelPath::page(id, page);
         match self.disk.read_page(&rel, id, page, len, buf) {
-            Ok(ReadOutcome::Hit) => {
+            Ok(ReadOutcome::Hit(source)) => {
                 bump(&self.counters.hits, 1);
-                Ok(true)
+                if source == PageSource::Disk {
+                    bump(&self.counters.disk_hits, 1);
+                }
+                Ok(Some(source))
             }
             Ok(ReadOutcome::Missing) => {
                 // Usually an eviction that raced with this read; only a page
@@ -382,7 +401,7 @@ impl PageStore {
                     );
                 }
                 bump(&self.counters.misses, 1);
-                Ok(false)
+                Ok(None)
             }
             Ok(ReadOutcome::Corrupt { inode, reason }) => {
                 bump(&self.counters.checksum_failures, 1);
@@ -395,7 +414,7 @@ impl PageStore {
                     "cached page is damaged; deleted it, reading it from the ufs"
                 );
                 self.discard(key.path(), id, page, Some(inode));
-                Ok(false)
+                Ok(None)
             }
             Err(e) => Err(PageStoreError::io("read page", self.disk.path_of(&rel), e)),
         }
@@ -797,6 +816,7 @@ impl PageStore {
             files,
             index_heap_bytes,
             hits_total: read(&c.hits),
+            disk_hits_total: read(&c.disk_hits),
             misses_total: read(&c.misses),
             puts_total: read(&c.puts),
             evictions_total: read(&c.evictions),

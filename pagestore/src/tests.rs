@@ -13,7 +13,8 @@ use xxhash_rust::xxh3::xxh3_64;
 
 use crate::format::{HEADER_LEN, MetaRecord, PageHeader, RelPath};
 use crate::{
-    EvictorKind, FileKey, Options, PageStore, PageStoreError, TenantRule, page_count, page_len,
+    EvictorKind, FileKey, Options, PageSource, PageStore, PageStoreError, TenantRule, page_count,
+    page_len,
 };
 
 fn options(dir: &Path, page_size: u64, capacity_pages: u64) -> Options {
@@ -183,12 +184,12 @@ fn reused_buffers_hold_exactly_the_page() {
     }
     // A buffer with more room than the short last page, and stale content.
     let mut buf = vec![0xee; 4096];
-    assert!(store.get_page_into(&key, 2, &mut buf).unwrap());
+    assert!(store.get_page_into(&key, 2, &mut buf).unwrap().is_some());
     assert_eq!(buf, data(&key, 2, 64));
-    assert!(store.get_page_into(&key, 0, &mut buf).unwrap());
+    assert!(store.get_page_into(&key, 0, &mut buf).unwrap().is_some());
     assert_eq!(buf, data(&key, 0, 64));
     let other = FileKey::new("/r", "2", 64 * 2 + 5);
-    assert!(!store.get_page_into(&other, 0, &mut buf).unwrap());
+    assert_eq!(store.get_page_into(&other, 0, &mut buf).unwrap(), None);
     assert!(buf.is_empty());
     // A page file with bytes after its payload is damaged, even when the
     // buffer has room for them.
@@ -197,9 +198,46 @@ fn reused_buffers_hold_exactly_the_page() {
     bytes.extend_from_slice(b"trailing");
     fs::write(&path, &bytes).unwrap();
     let mut buf = Vec::with_capacity(4096);
-    assert!(!store.get_page_into(&key, 2, &mut buf).unwrap());
+    assert_eq!(store.get_page_into(&key, 2, &mut buf).unwrap(), None);
     assert!(buf.is_empty());
     assert_eq!(store.stats().checksum_failures_total, 1);
+}
+
+#[test]
+fn pages_tell_whether_they_came_from_the_disk() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = PageStore::open(options(dir.path(), 4096, 10)).unwrap();
+    let key = FileKey::new("/d", "1", 4096);
+    put(&store, &key, 0);
+    let mut buf = Vec::new();
+    assert_eq!(
+        store.get_page_into(&key, 0, &mut buf).unwrap(),
+        Some(PageSource::OsCache)
+    );
+    // Written back and then dropped from the OS page cache, the page file
+    // can only be read from the disk.
+    let file = fs::File::open(page_file(&store, &key, 0)).unwrap();
+    file.sync_all().unwrap();
+    rustix::fs::fadvise(&file, 0, None, rustix::fs::Advice::DontNeed).unwrap();
+    let on_tmpfs = rustix::fs::fstatfs(&file).unwrap().f_type == 0x0102_1994;
+    let expected = if on_tmpfs {
+        // tmpfs pages live in the page cache: there is no disk to read.
+        PageSource::OsCache
+    } else {
+        PageSource::Disk
+    };
+    assert_eq!(
+        store.get_page_into(&key, 0, &mut buf).unwrap(),
+        Some(expected)
+    );
+    assert_eq!(buf, data(&key, 0, 4096));
+    assert_eq!(
+        store.get_page_into(&key, 0, &mut buf).unwrap(),
+        Some(PageSource::OsCache)
+    );
+    let stats = store.stats();
+    assert_eq!(stats.hits_total, 3);
+    assert_eq!(stats.disk_hits_total, u64::from(!on_tmpfs));
 }
 
 #[test]
@@ -782,7 +820,7 @@ fn concurrent_readers_and_writers_agree() {
                     match step % 5 {
                         0 | 1 => put(&store, key, index),
                         2 | 3 => {
-                            if store.get_page_into(key, index, &mut buf).unwrap() {
+                            if store.get_page_into(key, index, &mut buf).unwrap().is_some() {
                                 assert_eq!(buf, data(key, index, 64));
                             }
                         }

@@ -21,6 +21,14 @@ fn three_workers() -> (Cluster, Vec<Daemon>) {
     Cluster::start_with("dp", &["w1", "w2", "w3"], &[], write_sample)
 }
 
+/// The sum of a worker metric over `workers`.
+fn across(cluster: &Cluster, workers: &[Daemon], metric: &str) -> u64 {
+    workers
+        .iter()
+        .map(|w| cluster.worker_metric(&w.url, metric))
+        .sum()
+}
+
 /// `ringside fs cat` of every sample file equals the UFS's bytes; returns
 /// what each cat said on stderr.
 fn cat_all(cluster: &Cluster) -> Vec<String> {
@@ -98,11 +106,7 @@ fn reads_are_right_through_misses_hits_corruption_kills_and_restarts() {
         .sum();
     assert!(
         eventually(Duration::from_secs(10), || {
-            workers
-                .iter()
-                .map(|w| cluster.worker_metric(&w.url, "ringside_worker_pagestore_used_bytes"))
-                .sum::<u64>()
-                == total
+            across(&cluster, &workers, "ringside_worker_pagestore_used_bytes") == total
         }),
         "the cold pass did not leave every byte cached"
     );
@@ -111,18 +115,8 @@ fn reads_are_right_through_misses_hits_corruption_kills_and_restarts() {
         warnings.iter().all(String::is_empty),
         "no fallback while all are up: {warnings:?}"
     );
-    let cached: u64 = workers
-        .iter()
-        .map(|w| cluster.worker_metric(&w.url, "ringside_worker_bytes_read_cache_total"))
-        .sum();
-    let missed: u64 = workers
-        .iter()
-        .map(|w| cluster.worker_metric(&w.url, "ringside_worker_bytes_read_ufs_total"))
-        .sum();
-    let total: u64 = samples(&cluster.ufs)
-        .iter()
-        .map(|(_, b)| b.len() as u64)
-        .sum();
+    let cached = across(&cluster, &workers, "ringside_worker_bytes_read_cache_total");
+    let missed = across(&cluster, &workers, "ringside_worker_bytes_read_ufs_total");
     assert_eq!(
         missed, total,
         "the first pass misses every byte exactly once"
@@ -191,13 +185,46 @@ fn reads_are_right_through_misses_hits_corruption_kills_and_restarts() {
         .unwrap();
     assert_eq!(missing.status(), StatusCode::NOT_FOUND);
 
+    // Cached pages the OS page cache no longer holds come from the disk (and
+    // the reads that meet them fetch further ahead): still byte for byte,
+    // each counted once. The kernel may keep a page that is busy elsewhere
+    // at the moment it is told to drop it, so a few rounds are allowed.
+    let pages: usize = samples(&cluster.ufs)
+        .iter()
+        .map(|(_, b)| b.len().div_ceil(PAGE))
+        .sum();
+    let disk_hits = || {
+        across(
+            &cluster,
+            &workers,
+            "ringside_worker_pagestore_disk_hits_total",
+        )
+    };
+    let mut counted = Vec::new();
+    let expected = loop {
+        let before = disk_hits();
+        let from_disk = drop_from_os_cache(&page_files(cluster.dir.path()));
+        cat_all(&cluster);
+        counted.push(disk_hits() - before);
+        let expected = if from_disk { pages as u64 } else { 0 };
+        if counted.last() == Some(&expected) || counted.len() == 3 {
+            break expected;
+        }
+    };
+    assert_eq!(
+        counted.last(),
+        Some(&expected),
+        "pages read from the disk, in each round: {counted:?}"
+    );
+
     // A corrupted page on disk is detected, dropped, refetched and counted.
     let corrupted = corrupt_one_page(cluster.dir.path());
     cat_all(&cluster);
-    let failures: u64 = workers
-        .iter()
-        .map(|w| cluster.worker_metric(&w.url, "ringside_worker_pagestore_checksum_failures_total"))
-        .sum();
+    let failures = across(
+        &cluster,
+        &workers,
+        "ringside_worker_pagestore_checksum_failures_total",
+    );
     assert!(
         failures >= 1,
         "corrupting {} was not detected",
@@ -403,13 +430,15 @@ fn raw_get_status(base: &str, target: &str) -> u16 {
         .unwrap_or(0)
 }
 
-fn corrupt_one_page(dir: &Path) -> PathBuf {
+/// Every page file of the three workers' page stores (`pages/` in each
+/// store, beside its metadata records).
+fn page_files(dir: &Path) -> Vec<PathBuf> {
     let mut stack = vec![
-        dir.join("w1/pages"),
-        dir.join("w2/pages"),
-        dir.join("w3/pages"),
+        dir.join("w1/pages/pages"),
+        dir.join("w2/pages/pages"),
+        dir.join("w3/pages/pages"),
     ];
-    let mut biggest: Option<(u64, PathBuf)> = None;
+    let mut files = Vec::new();
     while let Some(d) = stack.pop() {
         let Ok(entries) = std::fs::read_dir(&d) else {
             continue;
@@ -419,19 +448,41 @@ fn corrupt_one_page(dir: &Path) -> PathBuf {
             if path.is_dir() {
                 stack.push(path);
             } else {
-                let len = path.metadata().unwrap().len();
-                if biggest.as_ref().is_none_or(|(l, _)| len > *l) {
-                    biggest = Some((len, path));
-                }
+                files.push(path);
             }
         }
     }
-    let (len, path) = biggest.expect("some cached page on disk");
+    files
+}
+
+/// Damages a whole page that `cat_all` reads: w1 also holds pages it does
+/// not own (the ranged reads above went to it), so w1 comes last.
+fn corrupt_one_page(dir: &Path) -> PathBuf {
+    let path = page_files(dir)
+        .into_iter()
+        .min_by_key(|path| {
+            let on_w1 = path.starts_with(dir.join("w1"));
+            (on_w1, std::cmp::Reverse(path.metadata().unwrap().len()))
+        })
+        .expect("some cached page on disk");
     let mut bytes = std::fs::read(&path).unwrap();
-    let at = (len / 2) as usize;
+    let at = bytes.len() / 2;
     bytes[at] ^= 0xff;
     std::fs::write(&path, bytes).unwrap();
     path
+}
+
+/// Writes `files` back and drops them from the OS page cache, so that the
+/// next read of each comes from the disk. False where the files live in
+/// memory anyway (tmpfs).
+fn drop_from_os_cache(files: &[PathBuf]) -> bool {
+    for path in files {
+        let file = std::fs::File::open(path).unwrap();
+        file.sync_all().unwrap();
+        rustix::fs::fadvise(&file, 0, None, rustix::fs::Advice::DontNeed).unwrap();
+    }
+    let file = std::fs::File::open(&files[0]).unwrap();
+    rustix::fs::fstatfs(&file).unwrap().f_type != 0x0102_1994
 }
 
 #[test]

@@ -20,6 +20,7 @@ pub struct WorkerMetrics {
     pages: IntGauge,
     evictions: IntCounter,
     checksum_failures: IntCounter,
+    disk_hits: IntCounter,
     expired_pages: IntCounter,
     tenant_used: IntGaugeVec,
     tenant_pages: IntGaugeVec,
@@ -91,6 +92,11 @@ impl WorkerMetrics {
                 &r,
                 "ringside_worker_pagestore_checksum_failures_total",
                 "Pages whose checksum failed on read; dropped and refetched",
+            ),
+            disk_hits: counter(
+                &r,
+                "ringside_worker_pagestore_disk_hits_total",
+                "Cached pages read from the disk because the OS page cache did not hold them",
             ),
             expired_pages: counter(
                 &r,
@@ -169,6 +175,7 @@ impl WorkerMetrics {
         self.pages.set(signed(stats.pages));
         set_counter(&self.evictions, stats.evictions_total);
         set_counter(&self.checksum_failures, stats.checksum_failures_total);
+        set_counter(&self.disk_hits, stats.disk_hits_total);
         set_counter(&self.expired_pages, stats.expired_pages_total);
     }
 }

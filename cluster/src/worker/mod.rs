@@ -24,7 +24,7 @@ use crate::membership::etcd::EtcdRegistrar;
 pub use api::ufs_error;
 pub use identity::IdentityError;
 pub use metrics::WorkerMetrics;
-pub use read::Reader;
+pub use read::{ReadAhead, Reader};
 pub use write_behind::WriteBehind;
 
 #[derive(Debug, thiserror::Error)]
@@ -160,6 +160,7 @@ impl Worker {
                     ufs,
                     metrics,
                     cache: Arc::new(cache),
+                    read_ahead: ReadAhead::new(ps.read_ahead_pages, ps.cold_read_ahead_pages),
                 },
                 peers: reqwest::Client::builder()
                     .default_headers(guard.client_headers())

@@ -4,19 +4,22 @@
 //! damaged page reads as a miss, and a page that cannot be cached is still
 //! served.
 
-use std::{ops::Range, sync::Arc};
+use std::{
+    ops::Range,
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
+};
 
 use bytes::Bytes;
 use futures::{Stream, StreamExt, stream};
-use ringside_pagestore::{FileKey, PageStore};
+use ringside_pagestore::{FileKey, PageSource, PageStore};
 use ringside_ufs::{FileStatus, Ufs, UfsError, UfsFile, UfsPath};
-use tokio::sync::OnceCell;
+use tokio::sync::{OnceCell, Semaphore};
 
 use super::metrics::WorkerMetrics;
 use super::write_behind::WriteBehind;
-
-/// Fetches kept in flight ahead of the one being sent.
-const READ_AHEAD: usize = 4;
 
 /// Bytes one S3 GET fetches when consecutive pages miss. Every GET costs a
 /// round trip and a request fee, so a run of missed pages is fetched in
@@ -32,6 +35,54 @@ pub struct Reader {
     pub ufs: Ufs,
     pub metrics: WorkerMetrics,
     pub cache: Arc<WriteBehind>,
+    pub read_ahead: ReadAhead,
+}
+
+/// How many fetches a read keeps in flight ahead of the one being sent.
+///
+/// Each page is a file of its own, so the kernel's readahead never runs past
+/// the page being read; the fetches in flight do the readahead instead. A
+/// few suffice while pages come from the OS page cache or the UFS (whose
+/// own readahead runs ahead of a sequential read); more buffers in flight
+/// then only push the pages being sent out of the CPU caches. Pages that
+/// come from the disk wait on it one file at a time, so a read that meets
+/// one goes `cold` deep for the rest of its pages.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ReadAhead {
+    pub warm: usize,
+    pub cold: usize,
+}
+
+impl ReadAhead {
+    pub fn new(warm: u32, cold: u32) -> ReadAhead {
+        let warm = usize::try_from(warm.max(1)).unwrap_or(usize::MAX);
+        let cold = usize::try_from(cold).unwrap_or(usize::MAX).max(warm);
+        ReadAhead { warm, cold }
+    }
+}
+
+/// The fetches one read may have in flight: `warm` permits, and the rest of
+/// `cold` once a cached page came from the disk.
+struct Depth {
+    permits: Arc<Semaphore>,
+    deep: AtomicBool,
+    extra: usize,
+}
+
+impl Depth {
+    fn new(read_ahead: ReadAhead) -> Depth {
+        Depth {
+            permits: Arc::new(Semaphore::new(read_ahead.warm)),
+            deep: AtomicBool::new(false),
+            extra: read_ahead.cold - read_ahead.warm,
+        }
+    }
+
+    fn saw(&self, source: PageSource) {
+        if source == PageSource::Disk && !self.deep.swap(true, Ordering::Relaxed) {
+            self.permits.add_permits(self.extra);
+        }
+    }
 }
 
 impl Reader {
@@ -63,16 +114,24 @@ impl Reader {
         // Opened on the first miss and shared by the request's pages, so a
         // run of misses reads one open file.
         let file = Arc::new(OnceCell::new());
+        let depth = Arc::new(Depth::new(self.read_ahead));
         stream::iter(groups(pages, self.fetch_pages()))
             .map(move |group| {
                 let (reader, key, path) = (reader.clone(), key.clone(), path.clone());
-                let file = file.clone();
-                async move { reader.pages(&key, &path, &file, group).await }
+                let (file, depth) = (file.clone(), depth.clone());
+                async move {
+                    // The semaphore is never closed, so this always gets one.
+                    let permit = depth.permits.clone().acquire_owned().await.ok();
+                    (
+                        reader.pages(&key, &path, &file, &depth, group).await,
+                        permit,
+                    )
+                }
             })
-            // Each page is its own file, so kernel readahead never runs past
-            // the page being sent; keeping a few fetches in flight does the
-            // readahead here, in order.
-            .buffered(READ_AHEAD)
+            .buffered(self.read_ahead.cold)
+            // A permit goes back when its pages are taken, not when they
+            // arrive: fetched pages waiting to be sent count as in flight.
+            .map(|(pages, _permit)| pages)
             .flat_map(|pages| {
                 stream::iter(match pages {
                     Ok(pages) => pages.into_iter().map(Ok).collect(),
@@ -110,12 +169,13 @@ impl Reader {
         key: &FileKey,
         path: &UfsPath,
         file: &OnceCell<UfsFile>,
+        depth: &Depth,
         indexes: Range<u64>,
     ) -> Result<Vec<(u64, Bytes)>, UfsError> {
         let mut pages = Vec::with_capacity(indexes.clone().count());
         let mut missing: Option<Range<u64>> = None;
         for index in indexes {
-            match self.cached(key, path, index).await {
+            match self.cached(key, path, depth, index).await {
                 Some(page) => {
                     if let Some(run) = missing.take() {
                         pages.extend(self.fetch(key, path, file, run).await?);
@@ -135,7 +195,13 @@ impl Reader {
     }
 
     /// A page from the store, if it has a sound copy.
-    async fn cached(&self, key: &FileKey, path: &UfsPath, index: u64) -> Option<Bytes> {
+    async fn cached(
+        &self,
+        key: &FileKey,
+        path: &UfsPath,
+        depth: &Depth,
+        index: u64,
+    ) -> Option<Bytes> {
         // The index answers a miss in memory; only a page it lists is worth
         // a trip to the blocking pool.
         if !self.store.has_page(key, index) {
@@ -143,8 +209,14 @@ impl Reader {
         }
         let store = self.store.clone();
         let lookup_key = key.clone();
-        match tokio::task::spawn_blocking(move || store.get_page(&lookup_key, index)).await {
-            Ok(Ok(Some(page))) => {
+        let read = move || {
+            let mut page = Vec::new();
+            let source = store.get_page_into(&lookup_key, index, &mut page)?;
+            Ok::<_, ringside_pagestore::PageStoreError>(source.map(|source| (page, source)))
+        };
+        match tokio::task::spawn_blocking(read).await {
+            Ok(Ok(Some((page, source)))) => {
+                depth.saw(source);
                 self.metrics.bytes_read_cache.inc_by(page.len() as u64);
                 Some(Bytes::from(page))
             }
@@ -228,5 +300,19 @@ mod tests {
         assert_eq!(all(0..0, 8), Vec::<Range<u64>>::new());
         // A group size of 0 is taken as 1.
         assert_eq!(all(2..4, 0), [2..3, 3..4]);
+    }
+
+    #[test]
+    fn reads_go_deep_once_a_page_comes_from_the_disk() {
+        assert_eq!(ReadAhead::new(4, 16), ReadAhead { warm: 4, cold: 16 });
+        // Never shallower when cold, never no fetch at all.
+        assert_eq!(ReadAhead::new(8, 2), ReadAhead { warm: 8, cold: 8 });
+        assert_eq!(ReadAhead::new(0, 0), ReadAhead { warm: 1, cold: 1 });
+        let depth = Depth::new(ReadAhead::new(4, 16));
+        depth.saw(PageSource::OsCache);
+        assert_eq!(depth.permits.available_permits(), 4);
+        depth.saw(PageSource::Disk);
+        depth.saw(PageSource::Disk);
+        assert_eq!(depth.permits.available_permits(), 16);
     }
 }
