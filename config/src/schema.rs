@@ -264,13 +264,13 @@ schema! {
         kind: PropertyType::Integer { min: 1, max: 256 },
         default: "4",
         dynamic: false,
-        description: "Pages a read fetches ahead of the one it is sending, while they come from the OS page cache or the UFS",
+        description: "Fetches a read keeps in flight ahead of the one it is sending (a page each; from S3, a run of missed pages of up to 8 MiB), while its pages come from the OS page cache or the UFS",
     }
     WORKER_PAGESTORE_COLD_READ_AHEAD_PAGES: u32 = "ringside.worker.pagestore.cold.read.ahead.pages" {
         kind: PropertyType::Integer { min: 1, max: 256 },
         default: "16",
         dynamic: false,
-        description: "Pages a read fetches ahead once a cached page it needs comes from the disk instead of the OS page cache (each page is a file of its own, so the kernel's readahead stops at the page); at least read.ahead.pages",
+        description: "Fetches a read keeps in flight once a cached page it needs comes from the disk instead of the OS page cache (each page is a file of its own, so the kernel's readahead stops at the page); at least read.ahead.pages, and not used with an S3 UFS",
     }
     WORKER_PAGESTORE_SYNC_WRITES: bool = "ringside.worker.pagestore.sync.writes" {
         kind: PropertyType::Bool,

@@ -59,6 +59,21 @@ impl ReadAhead {
         let cold = usize::try_from(cold).unwrap_or(usize::MAX).max(warm);
         ReadAhead { warm, cold }
     }
+
+    /// The depths for fetches of `pages` pages each. Fetches of several
+    /// pages (runs of misses from S3) never go deeper: `cold` of them would
+    /// hold that many times more memory, and the pages of a fetch that are
+    /// cached are read one after another anyway.
+    fn for_fetches_of(self, pages: u64) -> ReadAhead {
+        if pages > 1 {
+            ReadAhead {
+                cold: self.warm,
+                ..self
+            }
+        } else {
+            self
+        }
+    }
 }
 
 /// The fetches one read may have in flight: `warm` permits, and the rest of
@@ -114,8 +129,10 @@ impl Reader {
         // Opened on the first miss and shared by the request's pages, so a
         // run of misses reads one open file.
         let file = Arc::new(OnceCell::new());
-        let depth = Arc::new(Depth::new(self.read_ahead));
-        stream::iter(groups(pages, self.fetch_pages()))
+        let fetch_pages = self.fetch_pages();
+        let read_ahead = self.read_ahead.for_fetches_of(fetch_pages);
+        let depth = Arc::new(Depth::new(read_ahead));
+        stream::iter(groups(pages, fetch_pages))
             .map(move |group| {
                 let (reader, key, path) = (reader.clone(), key.clone(), path.clone());
                 let (file, depth) = (file.clone(), depth.clone());
@@ -128,7 +145,7 @@ impl Reader {
                     )
                 }
             })
-            .buffered(self.read_ahead.cold)
+            .buffered(read_ahead.cold)
             // A permit goes back when its pages are taken, not when they
             // arrive: fetched pages waiting to be sent count as in flight.
             .map(|(pages, _permit)| pages)
@@ -308,6 +325,8 @@ mod tests {
         // Never shallower when cold, never no fetch at all.
         assert_eq!(ReadAhead::new(8, 2), ReadAhead { warm: 8, cold: 8 });
         assert_eq!(ReadAhead::new(0, 0), ReadAhead { warm: 1, cold: 1 });
+        let from_s3 = ReadAhead::new(4, 16).for_fetches_of(8);
+        assert_eq!(from_s3, ReadAhead { warm: 4, cold: 4 });
         let depth = Depth::new(ReadAhead::new(4, 16));
         depth.saw(PageSource::OsCache);
         assert_eq!(depth.permits.available_permits(), 4);
