@@ -51,7 +51,9 @@ const META_STRIPE: u64 = u64::MAX;
 /// Where a cached page's bytes came from. Each page is a file of its own, so
 /// the kernel's readahead never runs from one page into the next: a reader
 /// that finds pages coming from the disk does well to ask for more of them
-/// at once.
+/// at once. Told by the page's header, the file's first bytes: a page whose
+/// header the OS page cache still holds counts as `OsCache` even if some of
+/// its payload had been evicted.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum PageSource {
     /// The OS page cache held the page.

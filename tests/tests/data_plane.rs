@@ -203,7 +203,7 @@ fn reads_are_right_through_misses_hits_corruption_kills_and_restarts() {
     let mut counted = Vec::new();
     let expected = loop {
         let before = disk_hits();
-        let from_disk = drop_from_os_cache(&page_files(cluster.dir.path()));
+        let from_disk = drop_from_os_cache(cluster.dir.path(), &page_files(cluster.dir.path()));
         cat_all(&cluster);
         counted.push(disk_hits() - before);
         let expected = if from_disk { pages as u64 } else { 0 };
@@ -473,16 +473,30 @@ fn corrupt_one_page(dir: &Path) -> PathBuf {
 }
 
 /// Writes `files` back and drops them from the OS page cache, so that the
-/// next read of each comes from the disk. False where the files live in
-/// memory anyway (tmpfs).
-fn drop_from_os_cache(files: &[PathBuf]) -> bool {
-    for path in files {
+/// next read of each comes from the disk. False where the file system does
+/// not let a read tell the two apart (a probe file dropped the same way
+/// still reads without waiting, as on tmpfs).
+fn drop_from_os_cache(dir: &Path, files: &[PathBuf]) -> bool {
+    let evict = |path: &Path| {
         let file = std::fs::File::open(path).unwrap();
         file.sync_all().unwrap();
         rustix::fs::fadvise(&file, 0, None, rustix::fs::Advice::DontNeed).unwrap();
+        file
+    };
+    for path in files {
+        evict(path);
     }
-    let file = std::fs::File::open(&files[0]).unwrap();
-    rustix::fs::fstatfs(&file).unwrap().f_type != 0x0102_1994
+    let probe = dir.join("os-cache-probe");
+    std::fs::write(&probe, [1u8; 4096]).unwrap();
+    let mut byte = [0u8; 1];
+    let read = rustix::io::preadv2(
+        evict(&probe),
+        &mut [std::io::IoSliceMut::new(&mut byte)],
+        0,
+        rustix::io::ReadWriteFlags::NOWAIT,
+    );
+    std::fs::remove_file(&probe).unwrap();
+    matches!(read, Err(rustix::io::Errno::AGAIN))
 }
 
 #[test]

@@ -60,12 +60,12 @@ impl ReadAhead {
         ReadAhead { warm, cold }
     }
 
-    /// The depths for fetches of `pages` pages each. Fetches of several
-    /// pages (runs of misses from S3) never go deeper: `cold` of them would
-    /// hold that many times more memory, and the pages of a fetch that are
-    /// cached are read one after another anyway.
-    fn for_fetches_of(self, pages: u64) -> ReadAhead {
-        if pages > 1 {
+    /// The depths for a UFS of `scheme`. Reads from S3 never go deeper: a
+    /// fetch there is a ranged GET of up to 8 MiB (whatever the page size),
+    /// so `cold` of them would hold that many times more memory, and the
+    /// cached pages of one fetch are read one after another anyway.
+    fn for_ufs(self, scheme: &str) -> ReadAhead {
+        if scheme == "s3" {
             ReadAhead {
                 cold: self.warm,
                 ..self
@@ -129,15 +129,16 @@ impl Reader {
         // Opened on the first miss and shared by the request's pages, so a
         // run of misses reads one open file.
         let file = Arc::new(OnceCell::new());
-        let fetch_pages = self.fetch_pages();
-        let read_ahead = self.read_ahead.for_fetches_of(fetch_pages);
+        let read_ahead = self.read_ahead.for_ufs(self.ufs.scheme());
         let depth = Arc::new(Depth::new(read_ahead));
-        stream::iter(groups(pages, fetch_pages))
+        stream::iter(groups(pages, self.fetch_pages()))
             .map(move |group| {
                 let (reader, key, path) = (reader.clone(), key.clone(), path.clone());
                 let (file, depth) = (file.clone(), depth.clone());
                 async move {
-                    // The semaphore is never closed, so this always gets one.
+                    // The semaphore is never closed, so this always gets one;
+                    // it is fair, and `buffered` first polls fetches in
+                    // order, so the permits go to the pages in order too.
                     let permit = depth.permits.clone().acquire_owned().await.ok();
                     (
                         reader.pages(&key, &path, &file, &depth, group).await,
@@ -146,8 +147,9 @@ impl Reader {
                 }
             })
             .buffered(read_ahead.cold)
-            // A permit goes back when its pages are taken, not when they
-            // arrive: fetched pages waiting to be sent count as in flight.
+            // A permit goes back when its pages are taken out of `buffered`,
+            // not when they arrive: fetched pages waiting there count as in
+            // flight.
             .map(|(pages, _permit)| pages)
             .flat_map(|pages| {
                 stream::iter(match pages {
@@ -325,8 +327,9 @@ mod tests {
         // Never shallower when cold, never no fetch at all.
         assert_eq!(ReadAhead::new(8, 2), ReadAhead { warm: 8, cold: 8 });
         assert_eq!(ReadAhead::new(0, 0), ReadAhead { warm: 1, cold: 1 });
-        let from_s3 = ReadAhead::new(4, 16).for_fetches_of(8);
+        let from_s3 = ReadAhead::new(4, 16).for_ufs("s3");
         assert_eq!(from_s3, ReadAhead { warm: 4, cold: 4 });
+        assert_eq!(ReadAhead::new(4, 16).for_ufs("file").cold, 16);
         let depth = Depth::new(ReadAhead::new(4, 16));
         depth.saw(PageSource::OsCache);
         assert_eq!(depth.permits.available_permits(), 4);
