@@ -60,9 +60,11 @@ pub struct PageStoreConfig {
     pub async_write_queue_size: u64,
     /// Whether every page is flushed to disk before it counts as cached.
     pub sync_writes: bool,
-    /// Pages a read fetches ahead while they come from memory or the UFS.
+    /// Fetches a read keeps in flight while its pages come from memory or
+    /// the UFS.
     pub read_ahead_pages: u32,
-    /// Pages a read fetches ahead once its cached pages come from the disk.
+    /// Fetches a read keeps in flight once its cached pages come from the
+    /// disk; not used with an S3 UFS.
     pub cold_read_ahead_pages: u32,
 }
 

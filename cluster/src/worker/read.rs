@@ -60,18 +60,11 @@ impl ReadAhead {
         ReadAhead { warm, cold }
     }
 
-    /// The depths for a UFS of `scheme`. Reads from S3 never go deeper: a
-    /// fetch there is a ranged GET of up to 8 MiB (whatever the page size),
-    /// so `cold` of them would hold that many times more memory, and the
-    /// cached pages of one fetch are read one after another anyway.
-    fn for_ufs(self, scheme: &str) -> ReadAhead {
-        if scheme == "s3" {
-            ReadAhead {
-                cold: self.warm,
-                ..self
-            }
-        } else {
-            self
+    /// The same depth whether pages come from the disk or not.
+    fn never_deeper(self) -> ReadAhead {
+        ReadAhead {
+            cold: self.warm,
+            ..self
         }
     }
 }
@@ -129,9 +122,9 @@ impl Reader {
         // Opened on the first miss and shared by the request's pages, so a
         // run of misses reads one open file.
         let file = Arc::new(OnceCell::new());
-        let read_ahead = self.read_ahead.for_ufs(self.ufs.scheme());
+        let (fetch_pages, read_ahead) = fetches(self.ufs.scheme(), page_size, self.read_ahead);
         let depth = Arc::new(Depth::new(read_ahead));
-        stream::iter(groups(pages, self.fetch_pages()))
+        stream::iter(groups(pages, fetch_pages))
             .map(move |group| {
                 let (reader, key, path) = (reader.clone(), key.clone(), path.clone());
                 let (file, depth) = (file.clone(), depth.clone());
@@ -171,14 +164,6 @@ impl Reader {
                     tracing::warn!(error = %e, "read failed");
                 }
             })
-    }
-
-    /// Pages fetched from the UFS at once when they all miss.
-    fn fetch_pages(&self) -> u64 {
-        match self.ufs.scheme() {
-            "s3" => (S3_FETCH_BYTES / self.store.page_size()).max(1),
-            _ => 1,
-        }
     }
 
     /// Whole pages, each with its index: from the store where cached, the
@@ -293,6 +278,22 @@ impl Reader {
     }
 }
 
+/// Pages fetched from a UFS of `scheme` at once when they all miss, and how
+/// many fetches a read keeps in flight.
+fn fetches(scheme: &str, page_size: u64, read_ahead: ReadAhead) -> (u64, ReadAhead) {
+    match scheme {
+        // A fetch from S3 is a ranged GET of up to 8 MiB whatever the page
+        // size, so going `cold` deep would hold that many times more memory,
+        // and the cached pages of one fetch are read one after another
+        // anyway.
+        "s3" => (
+            (S3_FETCH_BYTES / page_size).max(1),
+            read_ahead.never_deeper(),
+        ),
+        _ => (1, read_ahead),
+    }
+}
+
 /// `pages` cut into consecutive groups of at most `size`.
 fn groups(pages: Range<u64>, size: u64) -> impl Iterator<Item = Range<u64>> {
     let end = pages.end;
@@ -327,9 +328,12 @@ mod tests {
         // Never shallower when cold, never no fetch at all.
         assert_eq!(ReadAhead::new(8, 2), ReadAhead { warm: 8, cold: 8 });
         assert_eq!(ReadAhead::new(0, 0), ReadAhead { warm: 1, cold: 1 });
-        let from_s3 = ReadAhead::new(4, 16).for_ufs("s3");
-        assert_eq!(from_s3, ReadAhead { warm: 4, cold: 4 });
-        assert_eq!(ReadAhead::new(4, 16).for_ufs("file").cold, 16);
+        let default = ReadAhead::new(4, 16);
+        let shallow = ReadAhead { warm: 4, cold: 4 };
+        assert_eq!(fetches("file", 1 << 20, default), (1, default));
+        assert_eq!(fetches("s3", 1 << 20, default), (8, shallow));
+        // Pages of 8 MiB or more make S3 fetches of one page: still shallow.
+        assert_eq!(fetches("s3", 16 << 20, default), (1, shallow));
         let depth = Depth::new(ReadAhead::new(4, 16));
         depth.saw(PageSource::OsCache);
         assert_eq!(depth.permits.available_permits(), 4);
