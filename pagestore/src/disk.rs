@@ -10,7 +10,7 @@ use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use rustix::fs::{AtFlags, Mode, OFlags};
+use rustix::fs::{AtFlags, Mode, OFlags, ResolveFlags};
 use rustix::io::ReadWriteFlags;
 
 use crate::error::PageStoreError;
@@ -33,6 +33,20 @@ pub(crate) enum ReadOutcome {
         inode: FileIdentity,
         reason: &'static str,
     },
+    /// Only from [`Wait::No`]: the read would have waited for the disk, or
+    /// found the file missing or damaged (which the caller sorts out with a
+    /// read that may wait).
+    WouldWait,
+}
+
+/// Whether a page read may wait for the disk. One that may not is done
+/// where a thread must not block (an async runtime's): it opens the file
+/// only if the kernel's name cache resolves it (`RESOLVE_CACHED`) and reads
+/// only what the OS page cache holds (`RWF_NOWAIT`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Wait {
+    Yes,
+    No,
 }
 
 /// Reads a page file's header only if the OS page cache holds it
@@ -193,6 +207,8 @@ impl Disk {
 
     /// Reads the page stored under `rel` into `buf` and checks that it is
     /// page `index` of file `id`, `len` bytes long, with a valid checksum.
+    /// On a hit `buf` holds exactly the payload; otherwise its contents are
+    /// unspecified.
     pub fn read_page(
         &self,
         rel: &RelPath,
@@ -200,25 +216,38 @@ impl Disk {
         index: u32,
         len: u32,
         buf: &mut Vec<u8>,
+        wait: Wait,
     ) -> io::Result<ReadOutcome> {
-        buf.clear();
-        let fd = match rustix::fs::openat(
-            &self.root,
-            rel.as_cstr(),
-            OFlags::RDONLY | OFlags::CLOEXEC,
-            Mode::empty(),
-        ) {
+        let flags = OFlags::RDONLY | OFlags::CLOEXEC;
+        let opened = match wait {
+            Wait::Yes => rustix::fs::openat(&self.root, rel.as_cstr(), flags, Mode::empty()),
+            Wait::No => rustix::fs::openat2(
+                &self.root,
+                rel.as_cstr(),
+                flags,
+                Mode::empty(),
+                ResolveFlags::CACHED,
+            ),
+        };
+        let fd = match opened {
             Ok(fd) => fd,
+            Err(_) if wait == Wait::No => return Ok(ReadOutcome::WouldWait),
             Err(rustix::io::Errno::NOENT) => return Ok(ReadOutcome::Missing),
             Err(e) => return Err(e.into()),
         };
         let file = File::from(fd);
         let corrupt = |file: &File, reason| -> io::Result<ReadOutcome> {
+            if wait == Wait::No {
+                return Ok(ReadOutcome::WouldWait);
+            }
             let inode = FileIdentity::of(&rustix::fs::fstat(file)?);
             Ok(ReadOutcome::Corrupt { inode, reason })
         };
         let mut raw = [0u8; HEADER_LEN];
         let source = header_source(&file, &mut raw);
+        if wait == Wait::No && source != Some(PageSource::OsCache) {
+            return Ok(ReadOutcome::WouldWait);
+        }
         if source != Some(PageSource::OsCache) {
             match file.read_exact_at(&mut raw, 0) {
                 Ok(()) => {}
@@ -241,20 +270,45 @@ impl Disk {
         {
             return corrupt(&file, "page header does not match the page it is stored as");
         }
-        buf.reserve_exact(len as usize);
-        // Straight into the spare capacity: no zeroing first, and one
-        // syscall for the whole page where std's read_to_end would probe
-        // with growing chunks.
-        // A valid page ends at the payload, so filling more than `len`
-        // (a reused buffer may have room) only happens to a damaged page,
-        // which the length check below then rejects.
-        while buf.len() < len as usize {
-            let at = (HEADER_LEN + buf.len()) as u64;
-            match rustix::io::pread(&file, rustix::buffer::spare_capacity(buf), at) {
-                Ok(0) => break,
-                Ok(_) => {}
-                Err(rustix::io::Errno::INTR) => {}
-                Err(e) => return Err(e.into()),
+        match wait {
+            Wait::Yes => {
+                buf.clear();
+                buf.reserve_exact(len as usize);
+                // Straight into the spare capacity: no zeroing first, and one
+                // syscall for the whole page where std's read_to_end would
+                // probe with growing chunks.
+                // A valid page ends at the payload, so filling more than `len`
+                // (a reused buffer may have room) only happens to a damaged
+                // page, which the length check below then rejects.
+                while buf.len() < len as usize {
+                    let at = (HEADER_LEN + buf.len()) as u64;
+                    match rustix::io::pread(&file, rustix::buffer::spare_capacity(buf), at) {
+                        Ok(0) => break,
+                        Ok(_) => {}
+                        Err(rustix::io::Errno::INTR) => {}
+                        Err(e) => return Err(e.into()),
+                    }
+                }
+            }
+            Wait::No => {
+                // `RWF_NOWAIT` reads need initialized memory: the bytes a
+                // pooled buffer already holds, so nothing is zeroed here
+                // either. Exactly `len` of them, so bytes past the payload go
+                // unseen; the checksum still vouches for what is served, and
+                // a read that may wait reports such a file.
+                buf.resize(len as usize, 0);
+                let mut filled = 0;
+                while filled < buf.len() {
+                    let at = (HEADER_LEN + filled) as u64;
+                    let rest = &mut [IoSliceMut::new(&mut buf[filled..])];
+                    match rustix::io::preadv2(&file, rest, at, ReadWriteFlags::NOWAIT) {
+                        Ok(0) => break,
+                        Ok(n) => filled += n,
+                        Err(rustix::io::Errno::INTR) => {}
+                        Err(_) => return Ok(ReadOutcome::WouldWait),
+                    }
+                }
+                buf.truncate(filled);
             }
         }
         if !header.matches(buf) {
@@ -437,16 +491,16 @@ mod tests {
         disk.install(&temp, &rel).unwrap();
         let mut buf = Vec::new();
         assert_eq!(
-            disk.read_page(&rel, 42, 3, 7, &mut buf).unwrap(),
+            disk.read_page(&rel, 42, 3, 7, &mut buf, Wait::Yes).unwrap(),
             ReadOutcome::Hit(PageSource::OsCache)
         );
         assert_eq!(buf, b"payload");
         assert!(matches!(
-            disk.read_page(&rel, 42, 4, 7, &mut buf).unwrap(),
+            disk.read_page(&rel, 42, 4, 7, &mut buf, Wait::Yes).unwrap(),
             ReadOutcome::Corrupt { .. }
         ));
         assert_eq!(
-            disk.read_page(&RelPath::page(42, 4), 42, 4, 7, &mut buf)
+            disk.read_page(&RelPath::page(42, 4), 42, 4, 7, &mut buf, Wait::Yes)
                 .unwrap(),
             ReadOutcome::Missing
         );
@@ -456,7 +510,7 @@ mod tests {
         fs::write(&path, &bytes).unwrap();
         let inode = disk.inode(&rel).unwrap().unwrap();
         assert_eq!(
-            disk.read_page(&rel, 42, 3, 7, &mut buf).unwrap(),
+            disk.read_page(&rel, 42, 3, 7, &mut buf, Wait::Yes).unwrap(),
             ReadOutcome::Corrupt {
                 inode,
                 reason: "page checksum mismatch"
@@ -465,7 +519,7 @@ mod tests {
         assert!(buf.is_empty());
         fs::write(&path, &bytes[..10]).unwrap();
         assert!(matches!(
-            disk.read_page(&rel, 42, 3, 7, &mut buf).unwrap(),
+            disk.read_page(&rel, 42, 3, 7, &mut buf, Wait::Yes).unwrap(),
             ReadOutcome::Corrupt {
                 reason: "page is shorter than its header",
                 ..

@@ -467,11 +467,22 @@ impl Index {
     /// Finds a cached page and records the read with the evictor. Returns the
     /// file id and the page's length.
     pub fn lookup(&mut self, key: &FileKey, index: u32) -> Option<(u128, u32)> {
+        let (slot, found) = self.locate(key, index)?;
+        self.evictor.touch(slot);
+        Some(found)
+    }
+
+    /// [`lookup`](Index::lookup) without recording a read.
+    pub fn peek(&self, key: &FileKey, index: u32) -> Option<(u128, u32)> {
+        self.locate(key, index).map(|(_, found)| found)
+    }
+
+    /// The page's slot, file id and length.
+    fn locate(&self, key: &FileKey, index: u32) -> Option<(u32, (u128, u32))> {
         let file = self.slot_of_key(key)?;
         let slot = self.page_slot(file, index)?;
-        self.evictor.touch(slot);
         let len = page_len(key.len(), self.page_size, u64::from(index))?;
-        Some((self.live(file)?.id, len as u32))
+        Some((slot, (self.live(file)?.id, len as u32)))
     }
 
     pub fn has_page(&self, path: &str, id: u128, index: u32) -> bool {

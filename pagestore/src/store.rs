@@ -24,7 +24,7 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use tracing::{debug, info, warn};
 
-use crate::disk::{Disk, FileIdentity, ReadOutcome};
+use crate::disk::{Disk, FileIdentity, ReadOutcome, Wait};
 use crate::error::{PageStoreError, is_disk_full};
 use crate::format::{MetaRecord, PageHeader, RelPath};
 use crate::index::{Begin, Garbage, Index};
@@ -382,7 +382,7 @@ impl PageStore {
             return Ok(None);
         };
         let rel = RelPath::page(id, page);
-        match self.disk.read_page(&rel, id, page, len, buf) {
+        match self.disk.read_page(&rel, id, page, len, buf, Wait::Yes) {
             Ok(ReadOutcome::Hit(source)) => {
                 bump(&self.counters.hits, 1);
                 if source == PageSource::Disk {
@@ -418,8 +418,41 @@ impl PageStore {
                 self.discard(key.path(), id, page, Some(inode));
                 Ok(None)
             }
+            // Only a read that may not wait declines; this one may.
+            Ok(ReadOutcome::WouldWait) => Ok(None),
             Err(e) => Err(PageStoreError::io("read page", self.disk.path_of(&rel), e)),
         }
+    }
+
+    /// [`get_page_into`](PageStore::get_page_into) if that needs nothing
+    /// from the disk, for an async runtime's thread: `true` on a hit from
+    /// memory (counted as one), `false` when the page would have to wait for
+    /// the disk, is not cached, or is not sound; `buf` is then empty, and the
+    /// page is for `get_page_into`, on a thread that may block, to read,
+    /// count or clean up.
+    ///
+    /// The read goes over `buf`'s bytes, so a buffer that already holds a
+    /// page's worth (a reused one) is not zeroed first.
+    pub fn get_page_from_memory(&self, key: &FileKey, index: u64, buf: &mut Vec<u8>) -> bool {
+        // Recorded as a use only once read: a page that falls through to
+        // `get_page_into` is recorded there.
+        let found = u32::try_from(index)
+            .ok()
+            .and_then(|page| Some((page, self.lock_index().peek(key, page)?)));
+        let hit = found.is_some_and(|(page, (id, len))| {
+            let rel = RelPath::page(id, page);
+            let read = self.disk.read_page(&rel, id, page, len, buf, Wait::No);
+            matches!(read, Ok(ReadOutcome::Hit(_))) && {
+                self.lock_index().lookup(key, page);
+                true
+            }
+        });
+        if hit {
+            bump(&self.counters.hits, 1);
+        } else {
+            buf.clear();
+        }
+        hit
     }
 
     /// Whether page `index` of `key` is cached, without reading it or

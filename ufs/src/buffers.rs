@@ -1,10 +1,11 @@
 //! Read buffers that go back to a pool when the last `Bytes` of them drops.
 //!
 //! A cache miss reads a page into a buffer that is then shared by the HTTP
-//! response and the page store write, and freed when both are done. Freed
-//! megabyte buffers go back to the kernel, so every fresh one faults in (and
-//! zeroes) 256 pages: a profile of a miss put 13% of the worker's CPU there.
-//! Recycling them makes the faults a one-time cost.
+//! response and the page store write, and freed when both are done; a hit
+//! reads a page file into one that the response frees. Freed megabyte
+//! buffers go back to the kernel, so every fresh one faults in (and zeroes)
+//! 256 pages: a profile of a miss put 13% of the worker's CPU there, of a
+//! warm hit 30%. Recycling them makes the faults a one-time cost.
 
 use std::sync::{Arc, Mutex, PoisonError};
 
@@ -13,23 +14,43 @@ use bytes::Bytes;
 /// Free bytes the pool keeps at most; beyond that, buffers are freed.
 const MAX_FREE_BYTES: usize = 32 << 20;
 
+/// Buffers the pool keeps are at least this big: small reads are cheap to
+/// allocate, and would only crowd out the page-sized buffers.
+const MIN_POOLED_BYTES: usize = 64 << 10;
+
+/// Buffers of about a page each, kept for the next read while at most
+/// `MAX_FREE_BYTES` of them are free.
+///
+/// A buffer is handed out at the length asked for, filled with whatever an
+/// earlier read left in it: readers overwrite it (and truncate it to what
+/// they read), and reads that need initialized memory (`RWF_NOWAIT`
+/// `preadv2`) need not zero it first. Every free buffer is initialized to its
+/// capacity, so handing one out never writes to it.
 #[derive(Debug, Default)]
-pub(crate) struct BufferPool {
+pub struct BufferPool {
     free: Mutex<Vec<Vec<u8>>>,
 }
 
 impl BufferPool {
-    /// An empty buffer with room for `len` bytes, reused when one is free.
+    /// A buffer of `len` bytes of unspecified content, reused when a free
+    /// one is no more than twice as big.
     pub fn take(&self, len: usize) -> Vec<u8> {
-        let reused = self.lock().pop();
+        let reused = {
+            let mut free = self.lock();
+            // Buffers are page-sized, so one that does not fit is rare (a
+            // read shorter than half a page, a page size change); it stays
+            // for the next read of a page.
+            match free.last() {
+                Some(buf) if buf.capacity() >= len && len >= buf.capacity() / 2 => free.pop(),
+                _ => None,
+            }
+        };
         match reused {
-            // Buffers are page-sized, so one that is too small is rare
-            // (a page size change); it is freed rather than kept.
-            Some(mut buf) if buf.capacity() >= len => {
-                buf.clear();
+            Some(mut buf) => {
+                buf.truncate(len);
                 buf
             }
-            _ => Vec::with_capacity(len),
+            None => vec![0; len],
         }
     }
 
@@ -42,7 +63,14 @@ impl BufferPool {
         })
     }
 
-    fn give_back(&self, buf: Vec<u8>) {
+    /// Keeps a buffer for the next read, if there is room for it.
+    pub fn give_back(&self, mut buf: Vec<u8>) {
+        if buf.capacity() < MIN_POOLED_BYTES {
+            return;
+        }
+        // Zeroes only what a short read left out (`take` hands out at least
+        // half of a buffer), and not under the lock.
+        buf.resize(buf.capacity(), 0);
         let mut free = self.lock();
         let held: usize = free.iter().map(Vec::capacity).sum();
         if held + buf.capacity() <= MAX_FREE_BYTES {
@@ -80,8 +108,10 @@ mod tests {
     #[test]
     fn buffers_come_back_when_the_last_bytes_drop() {
         let pool = Arc::new(BufferPool::default());
-        let mut buf = pool.take(1024);
-        buf.extend_from_slice(&[7; 1024]);
+        let page = MIN_POOLED_BYTES;
+        let mut buf = pool.take(page);
+        assert_eq!(buf.len(), page);
+        buf.fill(7);
         let address = buf.as_ptr();
         let bytes = pool.share(buf);
         let slice = bytes.slice(10..20);
@@ -89,12 +119,29 @@ mod tests {
         assert!(pool.lock().is_empty(), "a slice still holds it");
         assert_eq!(slice, &[7; 10][..]);
         drop(slice);
-        let again = pool.take(512);
+        // Handed out again at the length asked for, holding what was there.
+        let mut again = pool.take(page - 100);
         assert_eq!(again.as_ptr(), address);
-        assert!(again.is_empty());
-        // Too small for the next ask: a new one.
+        assert_eq!(again, vec![7; page - 100]);
+        // A short read truncates it; back in the pool it is whole again.
+        again.truncate(page / 2);
         pool.give_back(again);
-        assert!(pool.take(4096).capacity() >= 4096);
+        let whole = pool.take(page);
+        assert_eq!(whole.as_ptr(), address);
+        assert_eq!(&whole[..page / 2], &vec![7; page / 2][..]);
+        assert_eq!(&whole[page / 2..], &vec![0; page / 2][..]);
+        pool.give_back(whole);
+        // Too small for the next ask, or more than twice too big: a new one,
+        // and the pooled buffer stays.
+        let bigger = pool.take(2 * page);
+        assert_ne!(bigger.as_ptr(), address);
+        assert_eq!(bigger.len(), 2 * page);
+        let small = pool.take(page / 2 - 1);
+        assert_ne!(small.as_ptr(), address);
+        assert_eq!(pool.lock().len(), 1);
+        // Small buffers are not kept.
+        pool.give_back(small);
+        assert_eq!(pool.lock().len(), 1);
     }
 
     #[test]

@@ -147,20 +147,19 @@ fn pread_range(
     let want = usize::try_from(range.end - range.start).map_err(|_| UfsError::Other {
         message: format!("a range of {path} too long to hold in memory: {range:?}"),
     })?;
+    // Over what a pooled buffer holds: no zero-filling first.
     let mut buf = buffers.take(want);
-    while buf.len() < want {
-        let offset = range.start + buf.len() as u64;
-        // Straight into the spare capacity: no zero-filling first.
-        let spare = rustix::buffer::spare_capacity(&mut buf);
-        match rustix::io::pread(file, spare, offset) {
+    let mut filled = 0;
+    while filled < want {
+        let offset = range.start + filled as u64;
+        match rustix::io::pread(file, &mut buf[filled..], offset) {
             Ok(0) => break,
-            Ok(_) => {}
+            Ok(n) => filled += n,
             Err(rustix::io::Errno::INTR) => {}
             Err(e) => return Err(local::io_error(e.into(), path)),
         }
     }
-    // A file that grew meanwhile may have filled more than was asked for.
-    buf.truncate(want);
+    buf.truncate(filled);
     if buf.len() < want {
         // Cut short since the size check: truncated while being read.
         let size = current_size(file, path)?;

@@ -44,6 +44,7 @@ mod path;
 mod s3;
 mod ufs;
 
+pub use buffers::BufferPool;
 pub use error::UfsError;
 pub use file::UfsFile;
 pub use path::{MAX_PATH_LEN, UfsPath};

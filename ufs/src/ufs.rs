@@ -111,6 +111,8 @@ pub struct Ufs {
 struct Inner {
     root: String,
     backend: Backend,
+    /// Page-sized read buffers, recycled across requests.
+    buffers: Arc<BufferPool>,
 }
 
 enum Backend {
@@ -118,8 +120,6 @@ enum Backend {
         store: LocalFileSystem,
         /// Canonical absolute directory that `store` is rooted at.
         dir: PathBuf,
-        /// Read buffers of `open_file`, recycled across requests.
-        buffers: Arc<BufferPool>,
     },
     S3 {
         store: AmazonS3,
@@ -174,6 +174,7 @@ impl Ufs {
             inner: Arc::new(Inner {
                 root: root.to_string(),
                 backend,
+                buffers: Arc::default(),
             }),
         })
     }
@@ -181,6 +182,13 @@ impl Ufs {
     /// The root as given to [`Ufs::open`].
     pub fn root(&self) -> &str {
         &self.inner.root
+    }
+
+    /// The pool that reads of a local file take their buffers from. Whoever
+    /// else reads pages for the same requests (the worker's page store) takes
+    /// them here too, so one bounded pool serves the whole read path.
+    pub fn buffers(&self) -> &Arc<BufferPool> {
+        &self.inner.buffers
     }
 
     /// `"file"` or `"s3"`, e.g. for a metrics label.
@@ -355,10 +363,10 @@ impl Ufs {
         // The checks every operation makes, whichever way it then reads.
         self.location(path)?;
         match &self.inner.backend {
-            Backend::Local { dir, buffers, .. } => {
+            Backend::Local { dir, .. } => {
                 let mut file = dir.clone();
                 file.extend(path.segments());
-                UfsFile::open_local(path.clone(), file, buffers.clone()).await
+                UfsFile::open_local(path.clone(), file, self.inner.buffers.clone()).await
             }
             Backend::S3 { .. } => Ok(UfsFile::remote(self.clone(), path.clone())),
         }
@@ -452,11 +460,7 @@ fn open_local(dir: PathBuf) -> Result<Backend, String> {
         .map_err(|e| format!("cannot resolve directory {}: {e}", dir.display()))?;
     let store = LocalFileSystem::new_with_prefix(&dir)
         .map_err(|e| format!("cannot use directory {}: {e}", dir.display()))?;
-    Ok(Backend::Local {
-        store,
-        dir,
-        buffers: Arc::default(),
-    })
+    Ok(Backend::Local { store, dir })
 }
 
 fn open_s3(rest: &str, options: &UfsOptions) -> Result<Backend, String> {

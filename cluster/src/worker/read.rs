@@ -14,7 +14,7 @@ use std::{
 
 use bytes::Bytes;
 use futures::{Stream, StreamExt, stream};
-use ringside_pagestore::{FileKey, PageSource, PageStore};
+use ringside_pagestore::{FileKey, PageSource, PageStore, page_len};
 use ringside_ufs::{FileStatus, Ufs, UfsError, UfsFile, UfsPath};
 use tokio::sync::{OnceCell, Semaphore};
 
@@ -207,22 +207,33 @@ impl Reader {
         index: u64,
     ) -> Option<Bytes> {
         // The index answers a miss in memory; only a page it lists is worth
-        // a trip to the blocking pool.
+        // a read.
         if !self.store.has_page(key, index) {
             return None;
         }
+        let buffers = self.ufs.buffers().clone();
+        let len = page_len(key.len(), self.store.page_size(), index).unwrap_or(0);
+        let mut page = buffers.take(usize::try_from(len).unwrap_or(0));
+        // A page the OS page cache holds is read here: a copy and a checksum
+        // cost less than handing the read to another thread and back.
+        if self.store.get_page_from_memory(key, index, &mut page) {
+            self.metrics.bytes_read_cache.inc_by(page.len() as u64);
+            return Some(buffers.share(page));
+        }
         let store = self.store.clone();
         let lookup_key = key.clone();
-        let read = move || {
-            let mut page = Vec::new();
-            let source = store.get_page_into(&lookup_key, index, &mut page)?;
-            Ok::<_, ringside_pagestore::PageStoreError>(source.map(|source| (page, source)))
+        let read = move || match store.get_page_into(&lookup_key, index, &mut page) {
+            Ok(Some(source)) => Ok(Some((buffers.share(page), source))),
+            unused => {
+                buffers.give_back(page);
+                unused.map(|_| None)
+            }
         };
         match tokio::task::spawn_blocking(read).await {
             Ok(Ok(Some((page, source)))) => {
                 depth.saw(source);
                 self.metrics.bytes_read_cache.inc_by(page.len() as u64);
-                Some(Bytes::from(page))
+                Some(page)
             }
             Ok(Ok(None)) => None,
             Ok(Err(error)) => {
