@@ -56,7 +56,7 @@ done
 for tool in curl fincore findmnt python3 awk; do
     command -v "$tool" >/dev/null || die "$tool is missing"
 done
-for need in wrk:wrk nginx:nginx-light; do # command:Debian package
+for need in wrk:wrk nginx:nginx-light cc:gcc; do # command:Debian package
     pkg=${need#*:}
     command -v "${need%%:*}" >/dev/null && continue
     log "installing $pkg from Debian"
@@ -112,11 +112,12 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-read -r CPORT WPORT SPORT RPORT <<<"$(python3 "$HERE/ports.py" 4)"
+read -r CPORT WPORT SPORT RPORT LPORT <<<"$(python3 "$HERE/ports.py" 5)"
 COORD=http://127.0.0.1:$CPORT
 WORKER=http://127.0.0.1:$WPORT
 URL=$WORKER/api/v1/files/bench/data.bin
 REF_URL=http://127.0.0.1:$RPORT/bench/data.bin
+LIMIT_URL=http://127.0.0.1:$LPORT/bench/data.bin
 COMMON=(--set "ringside.ufs.root=$UFS" --set "ringside.coordinator.address=$COORD"
     --set "ringside.security.cluster.token.file=$WORK/cluster.token")
 EXTRA=()
@@ -169,6 +170,17 @@ EOF
     nginx -c "$conf/nginx.conf" -e "$WORK/logs/reference.log" >>"$WORK/logs/reference.log" 2>&1 &
     PIDS+=($!)
     wait_http "$REF_URL" "$!" reference
+}
+
+# The limit: the least an HTTP answer can do, read(2) and write(2) of the
+# UFS file 1 MiB at a time (bench/loopback-limit.c), so the fastest one TCP
+# stream over loopback carries a file here.
+start_limit() {
+    cc -O2 -pthread -o "$WORK/loopback-limit" "$HERE/loopback-limit.c" ||
+        die "cannot compile $HERE/loopback-limit.c"
+    "$WORK/loopback-limit" "$LPORT" "$FILE" >>"$WORK/logs/limit.log" 2>&1 &
+    PIDS+=($!)
+    wait_http "$LIMIT_URL" "$!" limit
 }
 
 # A worker on an empty page store.
@@ -248,7 +260,6 @@ rotate() {
 mibps() { awk -v s="$SIZE" -v a="$1" -v b="$2" 'BEGIN { printf "%.1f\n", s / 1048576 / (b - a) }'; }
 
 read_worker() { read_http "$URL"; }
-read_reference() { read_http "$REF_URL"; }
 read_http() { # URL; prints MiB/s and checks the answer
     local t0 t1 out
     t0=$EPOCHREALTIME
@@ -256,6 +267,15 @@ read_http() { # URL; prints MiB/s and checks the answer
     t1=$EPOCHREALTIME
     [[ $out == "200 $SIZE" ]] || die "GET $1 answered '$out', expected '200 $SIZE'"
     mibps "$t0" "$t1"
+}
+
+# One side of a repetition that reads the UFS file over HTTP, once the
+# caller has put the OS page cache in place: TEST SIDE URL NAME.
+http_side() {
+    local v
+    v=$(read_http "$3")
+    record "$1" "$variant" "$2" "$rep" "$v" ""
+    log "$1/$variant rep $rep: $4 $v MiB/s"
 }
 
 read_local() {
@@ -316,6 +336,7 @@ VARIANTS=(warm)
 
 start_coordinator
 start_reference
+start_limit
 
 # --- 2. cold read through the worker (fresh page store) vs cat of the UFS file
 # Every repetition starts a worker on an empty page store. The sides of a
@@ -367,13 +388,8 @@ wants cold-read && for variant in "${VARIANTS[@]}"; do
             record cold-read "$variant" local "$rep" "$v" ""
             log "cold-read/$variant rep $rep: cat $v MiB/s"
         }
-        ref() {
-            os_cache_ufs "$variant"
-            local v
-            v=$(read_reference)
-            record cold-read "$variant" reference "$rep" "$v" ""
-            log "cold-read/$variant rep $rep: nginx reference $v MiB/s"
-        }
+        ref() { os_cache_ufs "$variant" && http_side cold-read reference "$REF_URL" "nginx reference"; }
+        lim() { os_cache_ufs "$variant" && http_side cold-read limit "$LIMIT_URL" "loopback limit"; }
         cli() {
             start_fresh_worker
             wait_worker_online
@@ -392,7 +408,7 @@ wants cold-read && for variant in "${VARIANTS[@]}"; do
             record cold-read "$variant" cli "$rep" "$v" ""
             log "cold-read/$variant rep $rep: ringside fs cat $v MiB/s"
         }
-        rotate "$rep" ours base ref cli
+        rotate "$rep" ours base ref lim cli
     done
 done
 
@@ -439,15 +455,14 @@ wants cache-hit && for variant in "${VARIANTS[@]}"; do
             record cache-hit "$variant" local "$rep" "$v" ""
             log "cache-hit/$variant rep $rep: cat $v MiB/s"
         }
-        ref() {
+        ufs_side() { # SIDE URL NAME
             [[ $variant == cold ]] && drop_caches
             expect_os_cache "$variant" "UFS file" "$(resident_ufs)"
-            local v
-            v=$(read_reference)
-            record cache-hit "$variant" reference "$rep" "$v" ""
-            log "cache-hit/$variant rep $rep: nginx reference $v MiB/s"
+            http_side cache-hit "$@"
         }
-        rotate "$rep" ours base ref
+        ref() { ufs_side reference "$REF_URL" "nginx reference"; }
+        lim() { ufs_side limit "$LIMIT_URL" "loopback limit"; }
+        rotate "$rep" ours base ref lim
     done
 done
 

@@ -3,7 +3,7 @@
 
     report.py RESULTS.tsv SIZE_MIB REPS CLIENTS DURATION
 
-Each raw line: test, variant, side (worker | cli | local | reference), repetition,
+Each raw line: test, variant, side (worker | cli | local | reference | limit), repetition,
 MiB/s, then space-separated key=value extras. Every cell is the median over
 the repetitions with the range (min-max) in brackets; a ratio is the median
 of the per-repetition ratios (each repetition ran its sides back to back).
@@ -48,8 +48,11 @@ SIDES = ["worker", "cli"]
 print()
 print(f"{size_mib} MiB file, {reps} repetitions; throughput in MiB/s, median (min-max).")
 print()
-print("| measurement | OS page cache | ours: worker | baseline: local file | ours / baseline | target | met? | reference: nginx (sendfile) | ours / reference |")
-print("| --- | --- | ---: | ---: | ---: | ---: | --- | ---: | ---: |")
+print(
+    "| measurement | OS page cache | ours: worker | baseline: local file | ours / baseline | target | met? "
+    "| reference: nginx (sendfile) | ours / reference | limit: one TCP stream | ours / limit | limit / baseline |"
+)
+print("| --- | --- | ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: |")
 for test, label, target in TESTS:
     variants = sorted({v for (t, v, _) in rows if t == test}, key=ORDER.index)
     for variant, side in [(v, s) for v in variants for s in SIDES if rows.get((test, v, s))]:
@@ -59,15 +62,17 @@ for test, label, target in TESTS:
             name = name.replace("(curl vs cat)", "(`ringside fs cat` vs cat)")
         med, rcell = ratio(test, variant, side, "local")
         _, refcell = ratio(test, variant, side, "reference")
+        _, limcell = ratio(test, variant, side, "limit")
+        _, reachcell = ratio(test, variant, "limit", "local")
         if target is None:
             tgt, met = "-", "-"
         else:
             tgt, met = f">= {target}", ("yes" if med >= target else "**no**")
-        ref = values(test, variant, "reference")
+        ref, lim = values(test, variant, "reference"), values(test, variant, "limit")
         print(
             f"| {name} | {cache} | {cell(values(test, variant, side))} | "
             f"{cell(values(test, variant, 'local'))} | {rcell} | {tgt} | {met} | "
-            f"{cell(ref) if ref else '-'} | {refcell} |"
+            f"{cell(ref) if ref else '-'} | {refcell} | {cell(lim) if lim else '-'} | {limcell} | {reachcell} |"
         )
 
 lat = [(v, s) for v in ("aligned", "unaligned") for s in ("worker", "local", "reference")

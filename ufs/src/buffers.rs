@@ -37,13 +37,11 @@ impl BufferPool {
     pub fn take(&self, len: usize) -> Vec<u8> {
         let reused = {
             let mut free = self.lock();
-            // Buffers are page-sized, so one that does not fit is rare (a
-            // read shorter than half a page, a page size change); it stays
-            // for the next read of a page.
-            match free.last() {
-                Some(buf) if buf.capacity() >= len && len >= buf.capacity() / 2 => free.pop(),
-                _ => None,
-            }
+            // Most buffers are page-sized; one that does not fit (a read
+            // shorter than half a page, or the short last page of a file
+            // asking) stays for a read it fits.
+            let fits = |buf: &Vec<u8>| buf.capacity() >= len && len >= buf.capacity() / 2;
+            free.iter().rposition(fits).map(|at| free.swap_remove(at))
         };
         match reused {
             Some(mut buf) => {
@@ -108,7 +106,7 @@ mod tests {
     #[test]
     fn buffers_come_back_when_the_last_bytes_drop() {
         let pool = Arc::new(BufferPool::default());
-        let page = MIN_POOLED_BYTES;
+        let page = 2 * MIN_POOLED_BYTES;
         let mut buf = pool.take(page);
         assert_eq!(buf.len(), page);
         buf.fill(7);
@@ -142,6 +140,12 @@ mod tests {
         // Small buffers are not kept.
         pool.give_back(small);
         assert_eq!(pool.lock().len(), 1);
+        // One of a short last page, kept on top, does not hide the page one
+        // from the next read of a page.
+        pool.give_back(vec![1; page * 3 / 4]);
+        assert_eq!(pool.lock().len(), 2);
+        assert_eq!(pool.take(page).as_ptr(), address);
+        assert_eq!(pool.take(page / 2), vec![1; page / 2]);
     }
 
     #[test]
