@@ -173,10 +173,11 @@ EOF
 }
 
 # The limit: the least an HTTP answer can do, read(2) and write(2) of the
-# UFS file 1 MiB at a time (bench/loopback-limit.c), so the fastest one TCP
-# stream over loopback carries a file here.
+# UFS file 1 MiB at a time with the kernel reading ahead
+# (bench/loopback-limit.c), about the fastest one TCP stream over loopback
+# carries a file here.
 start_limit() {
-    cc -O2 -pthread -o "$WORK/loopback-limit" "$HERE/loopback-limit.c" ||
+    cc -O2 -o "$WORK/loopback-limit" "$HERE/loopback-limit.c" ||
         die "cannot compile $HERE/loopback-limit.c"
     "$WORK/loopback-limit" "$LPORT" "$FILE" >>"$WORK/logs/limit.log" 2>&1 &
     PIDS+=($!)
