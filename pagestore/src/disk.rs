@@ -35,8 +35,10 @@ pub(crate) enum ReadOutcome {
     },
     /// Only from [`Wait::No`]: the read would have waited for the disk, or
     /// found the file missing or damaged (which the caller sorts out with a
-    /// read that may wait).
-    WouldWait,
+    /// read that may wait). `header_on_disk`: it was the header that would
+    /// have waited, which that read can no longer tell, since asking for it
+    /// (even with `RWF_NOWAIT`) set the kernel reading it.
+    WouldWait { header_on_disk: bool },
 }
 
 /// Whether a page read may wait for the disk. One that may not is done
@@ -231,14 +233,20 @@ impl Disk {
         };
         let fd = match opened {
             Ok(fd) => fd,
-            Err(_) if wait == Wait::No => return Ok(ReadOutcome::WouldWait),
+            Err(_) if wait == Wait::No => {
+                return Ok(ReadOutcome::WouldWait {
+                    header_on_disk: false,
+                });
+            }
             Err(rustix::io::Errno::NOENT) => return Ok(ReadOutcome::Missing),
             Err(e) => return Err(e.into()),
         };
         let file = File::from(fd);
         let corrupt = |file: &File, reason| -> io::Result<ReadOutcome> {
             if wait == Wait::No {
-                return Ok(ReadOutcome::WouldWait);
+                return Ok(ReadOutcome::WouldWait {
+                    header_on_disk: false,
+                });
             }
             let inode = FileIdentity::of(&rustix::fs::fstat(file)?);
             Ok(ReadOutcome::Corrupt { inode, reason })
@@ -246,7 +254,9 @@ impl Disk {
         let mut raw = [0u8; HEADER_LEN];
         let source = header_source(&file, &mut raw);
         if wait == Wait::No && source != Some(PageSource::OsCache) {
-            return Ok(ReadOutcome::WouldWait);
+            return Ok(ReadOutcome::WouldWait {
+                header_on_disk: source == Some(PageSource::Disk),
+            });
         }
         if source != Some(PageSource::OsCache) {
             match file.read_exact_at(&mut raw, 0) {
@@ -305,7 +315,11 @@ impl Disk {
                         Ok(0) => break,
                         Ok(n) => filled += n,
                         Err(rustix::io::Errno::INTR) => {}
-                        Err(_) => return Ok(ReadOutcome::WouldWait),
+                        Err(_) => {
+                            return Ok(ReadOutcome::WouldWait {
+                                header_on_disk: false,
+                            });
+                        }
                     }
                 }
                 buf.truncate(filled);

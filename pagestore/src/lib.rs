@@ -9,7 +9,9 @@
 //!
 //! The API is synchronous and thread-safe: every method takes `&self`, and
 //! [`PageStore`] is `Send + Sync`, so an async worker shares it in an `Arc`
-//! and calls it from `tokio::task::spawn_blocking`.
+//! and calls it from `tokio::task::spawn_blocking`; only
+//! [`PageStore::get_page_from_memory`], which never waits for the disk, is
+//! for the async threads themselves.
 //!
 //! # Using it
 //!
@@ -50,8 +52,9 @@
 //!   `offset / page_size` to `(offset + n - 1) / page_size`, call
 //!   [`PageStore::get_page`] (or [`PageStore::get_page_into`] to reuse a
 //!   buffer, which also says whether the page came from the OS page cache
-//!   or the disk: a [`PageSource`]). On `Ok(None)` read that page's byte
-//!   range from the UFS, answer with it, and pass it to
+//!   or the disk: a [`PageSource`]; an async caller first tries
+//!   [`PageStore::get_page_from_memory`] in place). On `Ok(None)` read that
+//!   page's byte range from the UFS, answer with it, and pass it to
 //!   [`PageStore::put_page`].
 //! - Errors never fail a read. A `get_page` error means "read from the UFS"
 //!   (log it). A `put_page` error means "not cached": errors for which
@@ -129,7 +132,7 @@ mod tenant;
 pub use error::PageStoreError;
 pub use key::{CachedFile, FileKey, MAX_PATH_LEN, MAX_VERSION_LEN, page_count, page_len};
 pub use options::{EvictorKind, GIB, KIB, MIB, Options};
-pub use store::{PageSource, PageStore, Stats};
+pub use store::{NotInMemory, PageSource, PageStore, Stats};
 pub use tenant::{Expired, MAX_TENANTS, TenantRule, TenantStats};
 
 #[cfg(test)]

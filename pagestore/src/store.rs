@@ -62,6 +62,14 @@ pub enum PageSource {
     Disk,
 }
 
+/// A page [`PageStore::get_page_from_memory`] did not read, to be read with
+/// [`PageStore::get_page_left`].
+#[derive(Debug)]
+#[must_use = "the page is still to be read, with get_page_left"]
+pub struct NotInMemory {
+    header_on_disk: bool,
+}
+
 /// Counters and gauges of a page store, for metrics and tests.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Stats {
@@ -369,6 +377,31 @@ impl PageStore {
         index: u64,
         buf: &mut Vec<u8>,
     ) -> Result<Option<PageSource>, PageStoreError> {
+        self.read_page_into(key, index, buf, false)
+    }
+
+    /// [`get_page_into`](PageStore::get_page_into) of a page that
+    /// [`get_page_from_memory`](PageStore::get_page_from_memory) left: if
+    /// that attempt found the page's header on the disk, the page counts as
+    /// read from the disk, though the attempt has set the kernel reading the
+    /// header meanwhile.
+    pub fn get_page_left(
+        &self,
+        left: NotInMemory,
+        key: &FileKey,
+        index: u64,
+        buf: &mut Vec<u8>,
+    ) -> Result<Option<PageSource>, PageStoreError> {
+        self.read_page_into(key, index, buf, left.header_on_disk)
+    }
+
+    fn read_page_into(
+        &self,
+        key: &FileKey,
+        index: u64,
+        buf: &mut Vec<u8>,
+        header_on_disk: bool,
+    ) -> Result<Option<PageSource>, PageStoreError> {
         buf.clear();
         self.page_geometry(key, index)?;
         let Ok(page) = u32::try_from(index) else {
@@ -384,6 +417,11 @@ impl PageStore {
         let rel = RelPath::page(id, page);
         match self.disk.read_page(&rel, id, page, len, buf, Wait::Yes) {
             Ok(ReadOutcome::Hit(source)) => {
+                let source = if header_on_disk {
+                    PageSource::Disk
+                } else {
+                    source
+                };
                 bump(&self.counters.hits, 1);
                 if source == PageSource::Disk {
                     bump(&self.counters.disk_hits, 1);
@@ -419,40 +457,58 @@ impl PageStore {
                 Ok(None)
             }
             // Only a read that may not wait declines; this one may.
-            Ok(ReadOutcome::WouldWait) => Ok(None),
+            Ok(ReadOutcome::WouldWait { .. }) => Ok(None),
             Err(e) => Err(PageStoreError::io("read page", self.disk.path_of(&rel), e)),
         }
     }
 
     /// [`get_page_into`](PageStore::get_page_into) if that needs nothing
-    /// from the disk, for an async runtime's thread: `true` on a hit from
-    /// memory (counted as one), `false` when the page would have to wait for
-    /// the disk, is not cached, or is not sound; `buf` is then empty, and the
-    /// page is for `get_page_into`, on a thread that may block, to read,
-    /// count or clean up.
+    /// from the disk, for an async runtime's thread: `Ok` on a hit from
+    /// memory (counted as one), else `buf` is empty and the page (which
+    /// would have to wait for the disk, or is not cached, or is not sound) is
+    /// for [`get_page_left`](PageStore::get_page_left), on a thread that may
+    /// block, to read, count or clean up.
     ///
     /// The read goes over `buf`'s bytes, so a buffer that already holds a
     /// page's worth (a reused one) is not zeroed first.
-    pub fn get_page_from_memory(&self, key: &FileKey, index: u64, buf: &mut Vec<u8>) -> bool {
-        // Recorded as a use only once read: a page that falls through to
-        // `get_page_into` is recorded there.
+    pub fn get_page_from_memory(
+        &self,
+        key: &FileKey,
+        index: u64,
+        buf: &mut Vec<u8>,
+    ) -> Result<(), NotInMemory> {
+        // Recorded as a use only once read: a page left for
+        // `get_page_left` is recorded there.
         let found = u32::try_from(index)
             .ok()
             .and_then(|page| Some((page, self.lock_index().peek(key, page)?)));
-        let hit = found.is_some_and(|(page, (id, len))| {
+        let read = found.map(|(page, (id, len))| {
             let rel = RelPath::page(id, page);
-            let read = self.disk.read_page(&rel, id, page, len, buf, Wait::No);
-            matches!(read, Ok(ReadOutcome::Hit(_))) && {
-                self.lock_index().lookup(key, page);
-                true
-            }
+            (
+                page,
+                self.disk.read_page(&rel, id, page, len, buf, Wait::No),
+            )
         });
-        if hit {
-            bump(&self.counters.hits, 1);
-        } else {
-            buf.clear();
+        match read {
+            Some((page, Ok(ReadOutcome::Hit(_)))) => {
+                self.lock_index().lookup(key, page);
+                bump(&self.counters.hits, 1);
+                Ok(())
+            }
+            other => {
+                buf.clear();
+                let header_on_disk = matches!(
+                    other,
+                    Some((
+                        _,
+                        Ok(ReadOutcome::WouldWait {
+                            header_on_disk: true
+                        })
+                    ))
+                );
+                Err(NotInMemory { header_on_disk })
+            }
         }
-        hit
     }
 
     /// Whether page `index` of `key` is cached, without reading it or

@@ -216,13 +216,13 @@ impl Reader {
         let mut page = buffers.take(usize::try_from(len).unwrap_or(0));
         // A page the OS page cache holds is read here: a copy and a checksum
         // cost less than handing the read to another thread and back.
-        if self.store.get_page_from_memory(key, index, &mut page) {
+        let Err(left) = self.store.get_page_from_memory(key, index, &mut page) else {
             self.metrics.bytes_read_cache.inc_by(page.len() as u64);
             return Some(buffers.share(page));
-        }
+        };
         let store = self.store.clone();
         let lookup_key = key.clone();
-        let read = move || match store.get_page_into(&lookup_key, index, &mut page) {
+        let read = move || match store.get_page_left(left, &lookup_key, index, &mut page) {
             Ok(Some(source)) => Ok(Some((buffers.share(page), source))),
             unused => {
                 buffers.give_back(page);
