@@ -16,6 +16,7 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/socket.h>
@@ -50,6 +51,7 @@ static void answer(int conn, const char *path, char *buf) {
     int len = snprintf(header, sizeof header,
                        "HTTP/1.1 200 OK\r\nContent-Length: %lld\r\nConnection: close\r\n\r\n",
                        (long long)st.st_size);
+    posix_fadvise(file, 0, (off_t)AHEAD * CHUNK, POSIX_FADV_WILLNEED);
     if (write_all(conn, header, len) == 0) {
         off_t at = 0;
         ssize_t n;
@@ -68,7 +70,14 @@ int main(int argc, char **argv) {
         fprintf(stderr, "usage: loopback-limit PORT FILE\n");
         return 2;
     }
+    /* A client that hangs up mid-answer ends that answer, not the server. */
+    signal(SIGPIPE, SIG_IGN);
     int server = socket(AF_INET, SOCK_STREAM, 0);
+    char *buf = malloc(CHUNK);
+    if (server < 0 || buf == NULL) {
+        perror("loopback-limit");
+        return 1;
+    }
     int one = 1;
     setsockopt(server, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
     struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons(atoi(argv[1]))};
@@ -77,7 +86,6 @@ int main(int argc, char **argv) {
         perror("listen");
         return 1;
     }
-    char *buf = malloc(CHUNK);
     for (;;) {
         int conn = accept(server, NULL, NULL);
         if (conn < 0)

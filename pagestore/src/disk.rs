@@ -8,7 +8,7 @@ use std::io::{self, IoSliceMut, Write};
 use std::os::fd::OwnedFd;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use rustix::fs::{AtFlags, Mode, OFlags, ResolveFlags};
 use rustix::io::ReadWriteFlags;
@@ -35,10 +35,10 @@ pub(crate) enum ReadOutcome {
     },
     /// Only from [`Wait::No`]: the read would have waited for the disk, or
     /// found the file missing or damaged (which the caller sorts out with a
-    /// read that may wait). `header_on_disk`: it was the header that would
-    /// have waited, which that read can no longer tell, since asking for it
-    /// (even with `RWF_NOWAIT`) set the kernel reading it.
-    WouldWait { header_on_disk: bool },
+    /// read that may wait). `on_disk`: the header or the payload would have
+    /// waited for the disk, which that read may no longer tell, since asking
+    /// for it (even with `RWF_NOWAIT`) may have set the kernel reading it.
+    WouldWait { on_disk: bool },
 }
 
 /// Whether a page read may wait for the disk. One that may not is done
@@ -91,6 +91,9 @@ pub(crate) struct Disk {
     _lock: File,
     next_temp: AtomicU64,
     sync: bool,
+    /// Whether page files are opened with `O_NOATIME`, until the kernel
+    /// refuses it.
+    noatime: AtomicBool,
     /// Test seam: this many coming temp-file writes fail with ENOSPC.
     #[cfg(test)]
     pub fail_writes: std::sync::atomic::AtomicU32,
@@ -168,6 +171,7 @@ impl Disk {
             _lock: lock,
             next_temp: AtomicU64::new(0),
             sync,
+            noatime: AtomicBool::new(true),
             #[cfg(test)]
             fail_writes: std::sync::atomic::AtomicU32::new(0),
         };
@@ -207,6 +211,34 @@ impl Disk {
         self.dir.join(rel.as_str())
     }
 
+    /// Opens a page file for reading, `Wait::No` only if the kernel's name
+    /// cache resolves it. Without updating its access time where the store's
+    /// user owns its files (`O_NOATIME`): that would dirty the inode on the
+    /// first read of every page, and on ext4 can wait for the journal.
+    fn open_page(&self, rel: &RelPath, wait: Wait) -> rustix::io::Result<OwnedFd> {
+        loop {
+            let noatime = self.noatime.load(Ordering::Relaxed);
+            let mut flags = OFlags::RDONLY | OFlags::CLOEXEC;
+            if noatime {
+                flags |= OFlags::NOATIME;
+            }
+            let (path, mode) = (rel.as_cstr(), Mode::empty());
+            let opened = match wait {
+                Wait::Yes => rustix::fs::openat(&self.root, path, flags, mode),
+                Wait::No => {
+                    rustix::fs::openat2(&self.root, path, flags, mode, ResolveFlags::CACHED)
+                }
+            };
+            match opened {
+                // Files of another owner: read them as they come.
+                Err(rustix::io::Errno::PERM) if noatime => {
+                    self.noatime.store(false, Ordering::Relaxed);
+                }
+                opened => return opened,
+            }
+        }
+    }
+
     /// Reads the page stored under `rel` into `buf` and checks that it is
     /// page `index` of file `id`, `len` bytes long, with a valid checksum.
     /// On a hit `buf` holds exactly the payload; otherwise its contents are
@@ -220,23 +252,10 @@ impl Disk {
         buf: &mut Vec<u8>,
         wait: Wait,
     ) -> io::Result<ReadOutcome> {
-        let flags = OFlags::RDONLY | OFlags::CLOEXEC;
-        let opened = match wait {
-            Wait::Yes => rustix::fs::openat(&self.root, rel.as_cstr(), flags, Mode::empty()),
-            Wait::No => rustix::fs::openat2(
-                &self.root,
-                rel.as_cstr(),
-                flags,
-                Mode::empty(),
-                ResolveFlags::CACHED,
-            ),
-        };
-        let fd = match opened {
+        let fd = match self.open_page(rel, wait) {
             Ok(fd) => fd,
             Err(_) if wait == Wait::No => {
-                return Ok(ReadOutcome::WouldWait {
-                    header_on_disk: false,
-                });
+                return Ok(ReadOutcome::WouldWait { on_disk: false });
             }
             Err(rustix::io::Errno::NOENT) => return Ok(ReadOutcome::Missing),
             Err(e) => return Err(e.into()),
@@ -244,9 +263,7 @@ impl Disk {
         let file = File::from(fd);
         let corrupt = |file: &File, reason| -> io::Result<ReadOutcome> {
             if wait == Wait::No {
-                return Ok(ReadOutcome::WouldWait {
-                    header_on_disk: false,
-                });
+                return Ok(ReadOutcome::WouldWait { on_disk: false });
             }
             let inode = FileIdentity::of(&rustix::fs::fstat(file)?);
             Ok(ReadOutcome::Corrupt { inode, reason })
@@ -255,7 +272,7 @@ impl Disk {
         let source = header_source(&file, &mut raw);
         if wait == Wait::No && source != Some(PageSource::OsCache) {
             return Ok(ReadOutcome::WouldWait {
-                header_on_disk: source == Some(PageSource::Disk),
+                on_disk: source == Some(PageSource::Disk),
             });
         }
         if source != Some(PageSource::OsCache) {
@@ -315,9 +332,9 @@ impl Disk {
                         Ok(0) => break,
                         Ok(n) => filled += n,
                         Err(rustix::io::Errno::INTR) => {}
-                        Err(_) => {
+                        Err(e) => {
                             return Ok(ReadOutcome::WouldWait {
-                                header_on_disk: false,
+                                on_disk: e == rustix::io::Errno::AGAIN,
                             });
                         }
                     }

@@ -10,8 +10,9 @@
 //! The API is synchronous and thread-safe: every method takes `&self`, and
 //! [`PageStore`] is `Send + Sync`, so an async worker shares it in an `Arc`
 //! and calls it from `tokio::task::spawn_blocking`; only
-//! [`PageStore::get_page_from_memory`], which never waits for the disk, is
-//! for the async threads themselves.
+//! [`PageStore::get_page_from_memory`], which reads nothing that is not in
+//! memory (as far as the kernel lets it tell), is for the async threads
+//! themselves.
 //!
 //! # Using it
 //!

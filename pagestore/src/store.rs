@@ -51,9 +51,10 @@ const META_STRIPE: u64 = u64::MAX;
 /// Where a cached page's bytes came from. Each page is a file of its own, so
 /// the kernel's readahead never runs from one page into the next: a reader
 /// that finds pages coming from the disk does well to ask for more of them
-/// at once. Told by the page's header, the file's first bytes: a page whose
-/// header the OS page cache still holds counts as `OsCache` even if some of
-/// its payload had been evicted.
+/// at once. Told by the page's header, the file's first bytes, and, for a
+/// read that first tried [`PageStore::get_page_from_memory`], by its payload
+/// too: otherwise a page whose header the OS page cache still holds counts
+/// as `OsCache` even if some of its payload had been evicted.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum PageSource {
     /// The OS page cache held the page.
@@ -67,7 +68,7 @@ pub enum PageSource {
 #[derive(Debug)]
 #[must_use = "the page is still to be read, with get_page_left"]
 pub struct NotInMemory {
-    header_on_disk: bool,
+    on_disk: bool,
 }
 
 /// Counters and gauges of a page store, for metrics and tests.
@@ -382,9 +383,9 @@ impl PageStore {
 
     /// [`get_page_into`](PageStore::get_page_into) of a page that
     /// [`get_page_from_memory`](PageStore::get_page_from_memory) left: if
-    /// that attempt found the page's header on the disk, the page counts as
-    /// read from the disk, though the attempt has set the kernel reading the
-    /// header meanwhile.
+    /// that attempt found part of the page on the disk, the page counts as
+    /// read from the disk, though the attempt may have set the kernel reading
+    /// it meanwhile.
     pub fn get_page_left(
         &self,
         left: NotInMemory,
@@ -392,7 +393,7 @@ impl PageStore {
         index: u64,
         buf: &mut Vec<u8>,
     ) -> Result<Option<PageSource>, PageStoreError> {
-        self.read_page_into(key, index, buf, left.header_on_disk)
+        self.read_page_into(key, index, buf, left.on_disk)
     }
 
     fn read_page_into(
@@ -400,7 +401,7 @@ impl PageStore {
         key: &FileKey,
         index: u64,
         buf: &mut Vec<u8>,
-        header_on_disk: bool,
+        on_disk: bool,
     ) -> Result<Option<PageSource>, PageStoreError> {
         buf.clear();
         self.page_geometry(key, index)?;
@@ -417,11 +418,7 @@ impl PageStore {
         let rel = RelPath::page(id, page);
         match self.disk.read_page(&rel, id, page, len, buf, Wait::Yes) {
             Ok(ReadOutcome::Hit(source)) => {
-                let source = if header_on_disk {
-                    PageSource::Disk
-                } else {
-                    source
-                };
+                let source = if on_disk { PageSource::Disk } else { source };
                 bump(&self.counters.hits, 1);
                 if source == PageSource::Disk {
                     bump(&self.counters.disk_hits, 1);
@@ -497,16 +494,11 @@ impl PageStore {
             }
             other => {
                 buf.clear();
-                let header_on_disk = matches!(
+                let on_disk = matches!(
                     other,
-                    Some((
-                        _,
-                        Ok(ReadOutcome::WouldWait {
-                            header_on_disk: true
-                        })
-                    ))
+                    Some((_, Ok(ReadOutcome::WouldWait { on_disk: true })))
                 );
-                Err(NotInMemory { header_on_disk })
+                Err(NotInMemory { on_disk })
             }
         }
     }

@@ -61,19 +61,40 @@ impl BufferPool {
         })
     }
 
-    /// Keeps a buffer for the next read, if there is room for it.
+    /// Keeps a buffer for the next read, if there is room for it. When the
+    /// pool is full, the buffer takes the place of a smaller free one, so
+    /// that buffers of short reads cannot crowd out the page-sized ones.
     pub fn give_back(&self, mut buf: Vec<u8>) {
-        if buf.capacity() < MIN_POOLED_BYTES {
+        if !(MIN_POOLED_BYTES..=MAX_FREE_BYTES).contains(&buf.capacity()) {
             return;
         }
-        // Zeroes only what a short read left out (`take` hands out at least
-        // half of a buffer), and not under the lock.
+        let size = buf.capacity();
+        let room = |free: &Vec<Vec<u8>>| {
+            free.iter().map(Vec::capacity).sum::<usize>() + size <= MAX_FREE_BYTES
+        };
+        let smallest = |free: &Vec<Vec<u8>>| {
+            (0..free.len())
+                .min_by_key(|&at| free[at].capacity())
+                .filter(|&at| free[at].capacity() < size)
+        };
+        {
+            let free = self.lock();
+            if !room(&free) && smallest(&free).is_none() {
+                return;
+            }
+        }
+        // Not under the lock: this zeroes what a read left out, a few bytes
+        // of a short one (`take` hands out at least half of a buffer) or all
+        // of a buffer a read did not use.
         buf.resize(buf.capacity(), 0);
         let mut free = self.lock();
-        let held: usize = free.iter().map(Vec::capacity).sum();
-        if held + buf.capacity() <= MAX_FREE_BYTES {
-            free.push(buf);
+        while !room(&free) {
+            match smallest(&free) {
+                Some(at) => drop(free.swap_remove(at)),
+                None => return,
+            }
         }
+        free.push(buf);
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Vec<u8>>> {
@@ -147,6 +168,30 @@ mod tests {
         let again = pool.take(page);
         assert_eq!(again.as_ptr(), address);
         assert_eq!(pool.take(page / 2), vec![1; page / 2]);
+    }
+
+    #[test]
+    fn a_full_pool_keeps_the_bigger_buffers() {
+        let pool = Arc::new(BufferPool::default());
+        let small = MIN_POOLED_BYTES;
+        for _ in 0..MAX_FREE_BYTES / small {
+            pool.give_back(vec![1; small]);
+        }
+        assert_eq!(pool.lock().len(), MAX_FREE_BYTES / small);
+        // A page-sized buffer replaces as many small ones as it needs room.
+        let page = 16 * small;
+        pool.give_back(vec![2; page]);
+        let sizes: Vec<usize> = pool.lock().iter().map(Vec::capacity).collect();
+        assert_eq!(sizes.iter().sum::<usize>(), MAX_FREE_BYTES);
+        assert_eq!(sizes.iter().filter(|&&c| c == page).count(), 1);
+        assert_eq!(pool.take(page), vec![2; page]);
+        // A small one does not replace a bigger one, nor is one beyond the
+        // pool's whole budget kept.
+        pool.give_back(vec![3; page]);
+        pool.give_back(vec![4; small]);
+        pool.give_back(vec![5; 2 * MAX_FREE_BYTES]);
+        assert!(pool.lock().iter().all(|b| b.capacity() <= page));
+        assert_eq!(pool.take(page), vec![3; page]);
     }
 
     #[test]
