@@ -476,15 +476,13 @@ impl PageStore {
     ) -> Result<(), NotInMemory> {
         // Recorded as a use only once read: a page left for
         // `get_page_left` is recorded there.
-        let found = u32::try_from(index)
-            .ok()
-            .and_then(|page| Some((page, self.lock_index().peek(key, page)?)));
-        let read = found.map(|(page, (id, len))| {
+        let read = u32::try_from(index).ok().and_then(|page| {
+            let (id, len) = self.lock_index().peek(key, page)?;
             let rel = RelPath::page(id, page);
-            (
+            Some((
                 page,
                 self.disk.read_page(&rel, id, page, len, buf, Wait::No),
-            )
+            ))
         });
         match read {
             Some((page, Ok(ReadOutcome::Hit(_)))) => {

@@ -65,35 +65,27 @@ impl BufferPool {
     /// pool is full, the buffer takes the place of a smaller free one, so
     /// that buffers of short reads cannot crowd out the page-sized ones.
     pub fn give_back(&self, mut buf: Vec<u8>) {
-        if !(MIN_POOLED_BYTES..=MAX_FREE_BYTES).contains(&buf.capacity()) {
+        let size = buf.capacity();
+        if !(MIN_POOLED_BYTES..=MAX_FREE_BYTES).contains(&size) {
             return;
         }
-        let size = buf.capacity();
-        let room = |free: &Vec<Vec<u8>>| {
-            free.iter().map(Vec::capacity).sum::<usize>() + size <= MAX_FREE_BYTES
-        };
-        let smallest = |free: &Vec<Vec<u8>>| {
-            (0..free.len())
-                .min_by_key(|&at| free[at].capacity())
-                .filter(|&at| free[at].capacity() < size)
-        };
-        {
-            let free = self.lock();
-            if !room(&free) && smallest(&free).is_none() {
-                return;
-            }
-        }
-        // Not under the lock: this zeroes what a read left out, a few bytes
-        // of a short one (`take` hands out at least half of a buffer) or all
-        // of a buffer a read did not use.
-        buf.resize(buf.capacity(), 0);
         let mut free = self.lock();
-        while !room(&free) {
-            match smallest(&free) {
-                Some(at) => drop(free.swap_remove(at)),
-                None => return,
-            }
+        let mut held: usize = free.iter().map(Vec::capacity).sum();
+        let smaller: usize = free.iter().map(Vec::capacity).filter(|&c| c < size).sum();
+        if held - smaller + size > MAX_FREE_BYTES {
+            return;
         }
+        while held + size > MAX_FREE_BYTES {
+            // Some smaller buffer is left: the check above made sure.
+            let Some(at) = (0..free.len()).min_by_key(|&at| free[at].capacity()) else {
+                return;
+            };
+            held -= free.swap_remove(at).capacity();
+        }
+        // Zeroes what a read left out: the tail of a short one (`take`
+        // hands out at least half of a buffer), or all of one a read did
+        // not use.
+        buf.resize(size, 0);
         free.push(buf);
     }
 

@@ -211,7 +211,7 @@ impl Reader {
         if !self.store.has_page(key, index) {
             return None;
         }
-        let buffers = self.ufs.buffers().clone();
+        let buffers = self.ufs.buffers();
         let len = page_len(key.len(), self.store.page_size(), index).unwrap_or(0);
         let mut page = buffers.take(usize::try_from(len).unwrap_or(0));
         // A page the OS page cache holds is read here: a copy and a checksum
@@ -220,6 +220,7 @@ impl Reader {
             self.metrics.bytes_read_cache.inc_by(page.len() as u64);
             return Some(buffers.share(page));
         };
+        let buffers = buffers.clone();
         let store = self.store.clone();
         let lookup_key = key.clone();
         let read = move || match store.get_page_left(left, &lookup_key, index, &mut page) {
